@@ -1,0 +1,246 @@
+"""The `grader` command: grade a class, check one notebook, run the references, validate rubrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from grader import report
+from grader.course import Course, course_secret
+from grader.discover import Submission, discover
+from grader.grade import BatchPlan, Job, Options, grade_batch, grade_one
+from grader.results import GradeResult
+from grader.rubric import RubricError, load_rubric, load_rubrics
+
+console = Console()
+errors = Console(stderr=True)
+PROBLEM_STATUSES = {"invalid_notebook", "error", "timeout", "kernel_died"}
+
+
+def _devices(gpus: str | None) -> list[str]:
+    """--gpus 0,1 → ['cuda:0', 'cuda:1']; default: every visible GPU, else the CPU."""
+    if gpus:
+        return [f"cuda:{index.strip()}" for index in gpus.split(",") if index.strip()]
+    if torch.cuda.is_available():
+        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    return ["cpu"]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failures]} failed"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _class_table(results: list[GradeResult]) -> Table:
+    table = Table(title="Class summary")
+    for column in ("exercise", "submitted", "graded", "mean %", "problems"):
+        table.add_column(column, justify="left" if column == "exercise" else "right")
+    for exercise in sorted({r.exercise for r in results}):
+        rows = [r for r in results if r.exercise == exercise]
+        submitted = [r for r in rows if r.status != "not_submitted"]
+        mean = sum(r.percent for r in submitted) / len(submitted) if submitted else 0.0
+        problems = sum(r.status in PROBLEM_STATUSES for r in rows)
+        table.add_row(exercise, str(len(submitted)), str(sum(r.status == "graded" for r in rows)), f"{mean:.1f}",
+                      str(problems))
+    return table
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    course = Course.load(args.course)
+    rubrics = course.select(args.exercise)
+    found = discover(args.submissions, list(rubrics), args.student)
+    for line in found.ignored:
+        errors.print(f"[yellow]ignored[/] {line}")
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    devices = _devices(args.gpus)
+    workers = args.workers or (len(devices) if devices != ["cpu"] else 1)
+    options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick,
+                      keep_workdirs=args.keep_workdirs)
+    jobs = [Job(submission, rubrics[submission.exercise]) for submission in found.submissions]
+    console.print(f"Grading {len(jobs)} notebooks ({len({j.submission.student for j in jobs})} students) "
+                  f"on {', '.join(devices)} with {workers} worker(s){' in quick mode' if args.quick else ''}.")
+    with _progress() as progress:
+        task = progress.add_task("grading", total=len(jobs), failures=0)
+
+        def on_result(result: GradeResult) -> None:
+            failed = result.status in PROBLEM_STATUSES
+            progress.update(task, advance=1, failures=progress.tasks[task].fields["failures"] + failed)
+
+        grade_batch(BatchPlan(jobs=jobs, devices=devices, workers=workers), options, on_result)
+    stored, problems = report.load_results(out_dir)
+    for line in problems:
+        errors.print(f"[yellow]skipped[/] {line}")
+    report.write_summary(out_dir, stored, course.rubrics, problems)
+    console.print(_class_table(stored))
+    console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}")
+    return 0
+
+
+def _exercise_of(notebook: Path, explicit: str | None, course: Course) -> str:
+    exercise = explicit or notebook.stem.lower()
+    if exercise not in course.rubrics:
+        raise RubricError([f"cannot tell which exercise {notebook.name} is: name it <exercise>.ipynb or pass "
+                           f"--exercise (known: {', '.join(sorted(course.rubrics))})"])
+    return exercise
+
+
+def _check_table(result: GradeResult) -> Table:
+    table = Table(title=f"{result.title}: {result.notebook}", show_lines=True)
+    table.add_column("check")
+    table.add_column("points", justify="right")
+    table.add_column("result")
+    table.add_column("reason", overflow="fold")
+    for check in result.checks:
+        if check.visibility == "hidden":
+            continue
+        verdict = "[green]pass" if check.passed else ("[yellow]partial" if check.points > 0 else "[red]fail")
+        table.add_row(check.title, f"{check.points:g}/{check.max_points:g}", verdict, check.message)
+    return table
+
+
+def _print_cell_problems(result: GradeResult) -> None:
+    for cell in result.execution.cells:
+        if cell.status in ("error", "timeout", "kernel_died"):
+            where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
+            source = f"  →  {cell.error_source}" if cell.error_source else ""
+            console.print(f"[red]{where}[/]: {cell.error_name}: {cell.error_message}{source}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    course = Course.load(args.course)
+    exercise = _exercise_of(args.notebook, args.exercise, course)
+    rubric = course.rubrics[exercise]
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
+        out_dir = Path(scratch)
+        options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full)
+        with console.status(f"Running {args.notebook.name} and checking it against the {exercise} rubric…"):
+            result = grade_one(Submission("you", exercise, args.notebook), rubric, options)
+    if result.status in ("invalid_notebook", "error"):
+        errors.print(f"[red]{result.status}[/]: {result.message}")
+        return 1
+    _print_cell_problems(result)
+    console.print(_check_table(result))
+    public = [c for c in result.checks if c.visibility == "public"]
+    hidden = len(result.checks) - len(public)
+    earned = sum(c.points for c in public)
+    console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points."
+                  + (f"  {hidden} hidden check{'s' if hidden != 1 else ''}: not shown." if hidden else ""))
+    if result.message:
+        console.print(f"[yellow]Note:[/] {result.message}")
+    return 0 if all(c.passed for c in public) else 1
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    course = Course.load(args.course)
+    rubrics = course.select(args.exercise)
+    failures = 0
+    table = Table(title="Reference notebooks")
+    for column in ("exercise", "score", "status", "time"):
+        table.add_column(column)
+    with tempfile.TemporaryDirectory(prefix="grader-reference-") as scratch:
+        out_dir = Path(scratch)
+        options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick)
+        for exercise, rubric in rubrics.items():
+            notebook = course.reference_notebook(exercise)
+            submission = Submission("reference", exercise, notebook if notebook.is_file() else None)
+            with console.status(f"Running reference/{exercise}.ipynb…"):
+                result = grade_one(submission, rubric, options)
+            perfect = result.status == "graded" and result.score == result.max_score
+            failures += not perfect
+            table.add_row(exercise, f"{result.score:g}/{result.max_score:g}",
+                          "[green]ok" if perfect else f"[red]{result.status}", f"{result.duration_s:.1f}s")
+            if not perfect:
+                for check in result.checks:
+                    if not check.passed:
+                        errors.print(f"[red]{exercise}.{check.id}[/]: {check.message}")
+                if result.message:
+                    errors.print(f"[red]{exercise}[/]: {result.message}")
+    console.print(table)
+    return 1 if failures else 0
+
+
+def cmd_rubric_validate(args: argparse.Namespace) -> int:
+    path: Path | None = args.path
+    try:
+        if path is not None and path.is_file():
+            rubrics = {"": load_rubric(path)}
+        else:
+            rubrics = load_rubrics(path if path is not None else Course.load(args.course).root / "rubrics")
+    except RubricError as error:
+        for line in error.lines:
+            errors.print(line, highlight=False, markup=False)
+        return 1
+    for rubric in rubrics.values():
+        console.print(f"ok: {rubric.exercise} ({len(rubric.checks)} checks, {rubric.max_score:g} points)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__)
+    parser.add_argument("--course", type=Path, help="folder holding rubrics/ and reference/ (default: here, else the grader's checkout)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade every (student, exercise) in a submissions folder")
+    grade.add_argument("submissions", type=Path)
+    grade.add_argument("--out", type=Path, default=Path("reports"))
+    grade.add_argument("--exercise", nargs="+", help="only these exercises")
+    grade.add_argument("--student", nargs="+", help="only these students")
+    grade.add_argument("--workers", type=int, help="notebooks graded at once (default: one per GPU, else 1)")
+    grade.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1 (default: all visible)")
+    grade.add_argument("--quick", action="store_true", help="small data, for a fast pass")
+    grade.add_argument("--keep-workdirs", action="store_true", help="keep each work dir for debugging")
+    grade.set_defaults(run=cmd_grade)
+
+    check = commands.add_parser("check", help="self-check one notebook before submitting")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("--exercise")
+    check.add_argument("--full", action="store_true", help="full data instead of quick mode")
+    check.set_defaults(run=cmd_check)
+
+    reference = commands.add_parser("reference", help="run the reference notebooks; each must score 100%%")
+    reference.add_argument("--exercise", nargs="+")
+    reference.add_argument("--quick", action="store_true")
+    reference.set_defaults(run=cmd_reference)
+
+    rubric = commands.add_parser("rubric", help="rubric tools")
+    rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)
+    validate = rubric_commands.add_parser("validate", help="check rubric files against the schema")
+    validate.add_argument("path", type=Path, nargs="?")
+    validate.set_defaults(run=cmd_rubric_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except RubricError as error:
+        for line in error.lines:
+            errors.print(line, highlight=False, markup=False)
+        return 2
+    except FileNotFoundError as error:
+        errors.print(str(error), highlight=False, markup=False)
+        return 2
+    except KeyboardInterrupt:
+        errors.print("interrupted: results graded so far are kept in the output folder")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Exercise modules: each registers its check types and defines its kernel-side probe."""

@@ -1,0 +1,240 @@
+"""Grades submissions: runs one (student, exercise) through every stage, or a whole class across workers."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import platform
+import shutil
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from time import monotonic
+from typing import Callable
+
+import torch
+
+import grader
+from grader import probe, registry, report
+from grader.check import CheckContext, run_checks
+from grader.discover import Submission
+from grader.execute import Execution, KernelLaunch, execute
+from grader.results import Environment, GradeResult
+from grader.rubric import Rubric
+from grader.score import score
+from grader.stage import InvalidNotebook, stage
+
+EXECUTION_SEED = 0
+log = logging.getLogger("grader")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to grade: where results go, the secret behind probe inputs, quick mode, and the device to use."""
+
+    out_dir: Path
+    secret: str
+    quick: bool = False
+    device: str = "cpu"
+    keep_workdirs: bool = False
+
+
+@dataclass
+class Job:
+    submission: Submission
+    rubric: Rubric
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def probe_seed(secret: str, notebook_sha: str, exercise: str) -> int:
+    """Same submission, same secret → same probe inputs; the notebook cannot know them in advance."""
+    digest = hashlib.sha256(f"{secret}:{exercise}:{notebook_sha}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**63)
+
+
+def environment(options: Options) -> Environment:
+    return Environment(python=platform.python_version(), torch=torch.__version__, device=options.device,
+                       grader_version=grader.__version__, quick=options.quick)
+
+
+def kernel_launch(options: Options) -> KernelLaunch:
+    """The kernel sees only its assigned GPU (or none)."""
+    env = dict(os.environ)
+    env["CUDA_VISIBLE_DEVICES"] = options.device.removeprefix("cuda:") if options.device.startswith("cuda:") else ""
+    env["PYTHONHASHSEED"] = "0"
+    return KernelLaunch(env=env)
+
+
+def _probe_problem(execution: Execution) -> str:
+    record = execution.record
+    if record.status == "kernel_died":
+        return record.message or "the kernel died before the grader could look at the notebook"
+    if record.probe.status != "ok":
+        return f"the grader's probe did not complete ({record.probe.message})"
+    return ""
+
+
+def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options) -> None:
+    """stage → execute → probe → check → score, filling `result` in place."""
+    assert submission.notebook is not None
+    module = registry.load_module(rubric.module_name)
+    try:
+        staged = stage(submission.notebook, rubric.exercise)
+    except InvalidNotebook as invalid:
+        result.status, result.message = "invalid_notebook", f"{submission.notebook.name}: {invalid}."
+        return
+    try:
+        plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
+                                                                 rubric.exercise), options.quick)
+        probe_dirs: list[Path] = []
+
+        def probe_cell() -> str:
+            probe_dirs.append(probe.write_plan(plan, staged.workdir))
+            return probe.cell_source(rubric.module_name, probe_dirs[-1])
+
+        execution = execute(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
+                            kernel_launch(options))
+        result.execution = execution.record
+        problem = _probe_problem(execution)
+        data = None
+        if not problem:
+            try:
+                data = probe.read(module, probe_dirs[0])
+            except probe.ProbeUnreadable as unreadable:
+                problem = str(unreadable)
+        context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=data, probe_problem=problem,
+                               execution=execution.record, notebook=staged.notebook, quick=options.quick)
+        runs = run_checks(context)
+        result.checks, result.score = score(rubric, runs)
+        result.status = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died"}.get(
+            execution.record.status, "error")
+        result.message = execution.record.message
+        crashed = [run.spec.id for run in runs if run.crashed]
+        if crashed:
+            result.status = "error"
+            result.message = f"the grader failed on check(s) {', '.join(crashed)}; the score may be too low"
+    finally:
+        if not options.keep_workdirs:
+            shutil.rmtree(staged.workdir, ignore_errors=True)
+
+
+def grade_one(submission: Submission, rubric: Rubric, options: Options) -> GradeResult:
+    """Grade one (student, exercise); never raises: a grader failure becomes status 'error' with one sentence."""
+    started = monotonic()
+    result = GradeResult(student=submission.student, exercise=submission.exercise, title=rubric.title,
+                         status="error", max_score=rubric.max_score, environment=environment(options),
+                         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if submission.notebook is None:
+        result.status = "not_submitted"
+        result.message = f"no {submission.exercise}.ipynb in the folder {submission.student}/"
+    else:
+        result.notebook = str(submission.notebook)
+        try:
+            result.notebook_sha256 = _sha256(submission.notebook)
+            _run_pipeline(result, submission, rubric, options)
+        except OSError as error:
+            result.status, result.message = "invalid_notebook", f"the file cannot be read ({error.strerror})."
+        except Exception as error:  # noqa: BLE001 - one notebook must never stop the batch
+            result.status = "error"
+            result.message = f"the grader itself failed ({type(error).__name__}: {error}); see the grader log"
+            result.score = 0.0
+            _log_failure(options.out_dir, submission, traceback.format_exc())
+    result.duration_s = round(monotonic() - started, 3)
+    report.write_result(options.out_dir, result)
+    return result
+
+
+def _log_failure(out_dir: Path, submission: Submission, text: str) -> None:
+    """Grader bugs go to a log for the TA, never into a student's report."""
+    path = out_dir / ".grader" / "errors.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"--- {submission.student}/{submission.exercise}\n{text}\n")
+
+
+# --------------------------------------------------------------------------- a whole class
+
+_worker_device = "cpu"
+
+
+def _init_worker(devices: "multiprocessing.Queue[str]") -> None:
+    """Pin this worker process to one device for its lifetime."""
+    global _worker_device
+    _worker_device = devices.get()
+    if _worker_device.startswith("cuda:"):
+        os.environ["CUDA_VISIBLE_DEVICES"] = _worker_device.removeprefix("cuda:")
+
+
+def _grade_in_worker(job: Job, options: Options) -> GradeResult:
+    registry.load_module(job.rubric.module_name)
+    pinned = Options(**{**options.__dict__, "device": _worker_device})
+    return grade_one(job.submission, job.rubric, pinned)
+
+
+def _crashed_worker_result(job: Job, options: Options) -> GradeResult:
+    result = GradeResult(student=job.submission.student, exercise=job.submission.exercise, title=job.rubric.title,
+                         status="error", max_score=job.rubric.max_score, environment=environment(options),
+                         message="the grading worker process crashed while grading this notebook",
+                         notebook=str(job.submission.notebook or ""))
+    report.write_result(options.out_dir, result)
+    return result
+
+
+@dataclass
+class BatchPlan:
+    jobs: list[Job]
+    devices: list[str] = field(default_factory=lambda: ["cpu"])
+    workers: int = 1
+
+
+def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None]) -> list[GradeResult]:
+    """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook."""
+    if plan.workers <= 1:
+        single = Options(**{**options.__dict__, "device": plan.devices[0]})
+        results = []
+        for job in plan.jobs:
+            results.append(grade_one(job.submission, job.rubric, single))
+            on_result(results[-1])
+        return results
+    return _grade_in_pool(plan, options, on_result)
+
+
+def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Options,
+              on_result: Callable[[GradeResult], None]) -> tuple[list[GradeResult], list[Job]]:
+    """One pool over `jobs`; returns the results and the jobs lost to a crashed worker."""
+    context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in range(workers):
+        slots.put(devices[slot % len(devices)])
+    results: list[GradeResult] = []
+    lost: list[Job] = []
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(slots,)) as pool:
+        futures = {pool.submit(_grade_in_worker, job, options): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                lost.append(futures[future])
+                continue
+            on_result(results[-1])
+    return results, lost
+
+
+def _grade_in_pool(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None]) -> list[GradeResult]:
+    results, lost = _run_pool(plan.jobs, plan.workers, plan.devices, options, on_result)
+    # A crash takes every job in flight down with it: retry each alone, so only the culprit is lost.
+    for job in lost:
+        retried, still_lost = _run_pool([job], 1, plan.devices, options, on_result)
+        results.extend(retried)
+        for crashed in still_lost:
+            results.append(_crashed_worker_result(crashed, options))
+            on_result(results[-1])
+    return results

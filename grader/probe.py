@@ -1,0 +1,105 @@
+"""Probe stage, grader side: choose the probe's inputs, build the probe cell, read back what it measured.
+
+Only plain JSON (size-capped, schema-checked) and safetensors files cross from the work dir into the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
+
+VALUES_CAP_BYTES = 4 * 2**20
+TENSORS_CAP_BYTES = 512 * 2**20
+
+
+@dataclass
+class ProbePlan:
+    """What the grader sends into the kernel: a JSON spec and input tensors, chosen at grade time."""
+
+    spec: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class ProbeData:
+    """What came back: values validated by the exercise's schema, per-step errors, output tensors."""
+
+    values: Any
+    errors: dict[str, str]
+    tensors: dict[str, torch.Tensor]
+
+
+class ProbeUnreadable(Exception):
+    """The probe's output is missing, too large or malformed; the message is one sentence for the report."""
+
+
+def make_plan(module: ModuleType, params: dict[str, Any], seed: int, quick: bool) -> ProbePlan:
+    """Ask the exercise module for the probe's inputs."""
+    return module.make_plan(params, torch.Generator().manual_seed(seed), quick)
+
+
+def write_plan(plan: ProbePlan, workdir: Path) -> Path:
+    """Write the plan into a new directory whose name the notebook could not have known."""
+    directory = workdir / f".grader-probe-{secrets.token_hex(8)}"
+    directory.mkdir()
+    (directory / PLAN_FILE).write_text(json.dumps(plan.spec))
+    save_file({name: tensor.contiguous() for name, tensor in plan.inputs.items()}, str(directory / INPUTS_FILE))
+    return directory
+
+
+def cell_source(module_name: str, directory: Path) -> str:
+    """The probe cell: run the exercise's kernel-side probe over the student's namespace."""
+    return (
+        "def _grader_probe(namespace):\n"
+        "    import importlib\n"
+        "    runtime = importlib.import_module('grader.probe_runtime')\n"
+        f"    runtime.run({module_name!r}, {str(directory)!r}, namespace)\n"
+        "_grader_probe(globals())\n"
+        "del _grader_probe\n"
+    )
+
+
+def _read_capped(path: Path, cap: int) -> bytes:
+    if not path.is_file() or path.is_symlink():
+        raise ProbeUnreadable(f"the probe wrote no {path.name}")
+    size = path.stat().st_size
+    if size > cap:
+        raise ProbeUnreadable(f"the probe's {path.name} is {size / 2**20:.1f} MiB, over the {cap / 2**20:.0f} MiB limit")
+    return path.read_bytes()
+
+
+def read(module: ModuleType, directory: Path) -> ProbeData:
+    """Load and validate what the probe wrote; raise ProbeUnreadable with one sentence when it cannot be used."""
+    try:
+        document = json.loads(_read_capped(directory / VALUES_FILE, VALUES_CAP_BYTES))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ProbeUnreadable(f"the probe's {VALUES_FILE} is not valid JSON ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("errors", {}), dict):
+        raise ProbeUnreadable(f"the probe's {VALUES_FILE} does not have the expected structure")
+    schema: type[BaseModel] | None = getattr(module, "ProbeValues", None)
+    values = document.get("values", {})
+    if schema is not None:
+        try:
+            values = schema.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
+    _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
+    try:
+        tensors = load_file(str(directory / TENSORS_FILE))
+    except (SafetensorError, OSError) as error:
+        raise ProbeUnreadable(f"the probe's tensors could not be read ({error})") from None
+    errors = {str(key): str(message)[:1000] for key, message in document.get("errors", {}).items()}
+    return ProbeData(values=values, errors=errors, tensors=tensors)

@@ -1,0 +1,119 @@
+"""Kernel-side half of the probe stage: this module runs inside the student's kernel.
+
+It only measures: it calls the student's code on inputs the grader wrote, and writes plain JSON and
+plain tensors (safetensors) back. It never decides anything; the grader's own process does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+PLAN_FILE = "plan.json"
+INPUTS_FILE = "inputs.safetensors"
+VALUES_FILE = "probe.json"
+TENSORS_FILE = "outputs.safetensors"
+LIBRARY_DIRS = (str(Path(__file__).parent), str(Path(torch.__file__).parent))
+
+
+def describe_exception(error: BaseException) -> str:
+    """One sentence: the exception and the innermost line of student code that raised it."""
+    frames = traceback.extract_tb(error.__traceback__)
+    student_frames = [f for f in frames if not f.filename.startswith(LIBRARY_DIRS)]
+    where = ""
+    if student_frames:
+        frame = student_frames[-1]
+        where = f" (in {frame.name}, line {frame.lineno}: {(frame.line or '').strip()})"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {message}{where}"[:600]
+
+
+class Recorder:
+    """Collects what the probe measured: JSON values, tensors, and one-sentence errors."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+        self.tensors: dict[str, torch.Tensor] = {}
+
+    def put(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+    def tensor(self, key: str, value: Any) -> None:
+        """Keep a detached CPU copy of a tensor the student's code returned; anything else is recorded as an error."""
+        if not isinstance(value, torch.Tensor):
+            self.errors[key] = f"expected a tensor, got {type(value).__name__}"
+            return
+        self.tensors[key] = value.detach().cpu().clone().contiguous().as_subclass(torch.Tensor)
+
+    def attempt(self, key: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+        """Call student code; on an exception record one sentence under `key` and return (False, None)."""
+        try:
+            return True, function(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - student code may raise anything
+            self.errors[key] = describe_exception(error)
+            return False, None
+
+    def save(self, directory: Path) -> None:
+        (directory / VALUES_FILE).write_text(json.dumps({"values": self.values, "errors": self.errors}, default=str))
+        save_file(self.tensors, str(directory / TENSORS_FILE))
+
+
+class _FunctionTracer(TorchFunctionMode):
+    def __init__(self, names: set[str]):
+        super().__init__()
+        self.names = names
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.add(_qualified_name(func))
+        return func(*args, **(kwargs or {}))
+
+
+class _DispatchTracer(TorchDispatchMode):
+    def __init__(self, names: set[str]):
+        super().__init__()
+        self.names = names
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(f"aten.{func.overloadpacket.__name__}")
+        return func(*args, **(kwargs or {}))
+
+
+def _qualified_name(func: Any) -> str:
+    name = getattr(func, "__name__", repr(func))
+    owner = getattr(func, "__objclass__", None)
+    if owner is not None:
+        return f"{owner.__name__}.{name}"
+    module = getattr(func, "__module__", None) or "torch"
+    return f"{module}.{name}"
+
+
+@contextlib.contextmanager
+def trace_torch_calls() -> Iterator[set[str]]:
+    """Names of the torch functions (Python level) and aten operators (dispatcher level) called inside."""
+    names: set[str] = set()
+    with _FunctionTracer(names), _DispatchTracer(names):
+        yield names
+
+
+def run(module_name: str, directory: str, namespace: dict[str, Any]) -> None:
+    """Entry point of the probe cell: load the grader's inputs, call the exercise's probe, save what it measured."""
+    folder = Path(directory)
+    plan = json.loads((folder / PLAN_FILE).read_text())
+    inputs = load_file(str(folder / INPUTS_FILE))
+    module = importlib.import_module(module_name)
+    recorder = Recorder()
+    try:
+        module.probe(namespace, plan, inputs, recorder)
+    except Exception as error:  # noqa: BLE001 - keep whatever was measured before the failure
+        recorder.errors["_probe"] = describe_exception(error)
+    recorder.save(folder)

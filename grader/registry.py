@@ -1,0 +1,51 @@
+"""Check types registered by name; exercise modules register theirs on import."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from grader.check import CheckContext, Outcome
+
+CheckFunction = Callable[..., "Outcome"]
+
+_checks: dict[str, CheckFunction] = {}
+
+
+def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check type: `@check("conv1d.shapes")` over `def shapes(ctx, **params) -> Outcome`."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        if name in _checks and _checks[name] is not function:
+            raise ValueError(f"check type {name!r} is registered twice")
+        _checks[name] = function
+        return function
+
+    return register
+
+
+def load_module(name: str):
+    """Import an exercise module (which registers its check types)."""
+    return importlib.import_module(name)
+
+
+def load_builtin_exercises() -> None:
+    """Import every module in grader.exercises."""
+    import grader.exercises
+
+    for info in pkgutil.iter_modules(grader.exercises.__path__):
+        load_module(f"grader.exercises.{info.name}")
+
+
+def has_check(name: str) -> bool:
+    return name in _checks
+
+
+def get_check(name: str) -> CheckFunction:
+    return _checks[name]
+
+
+def check_names(prefix: str = "") -> list[str]:
+    return sorted(name for name in _checks if name.startswith(prefix))

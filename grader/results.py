@@ -1,0 +1,82 @@
+"""What grading one (student, exercise) produces: the JSON contract of OUT/<student>/<exercise>.json."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+CellStatus = Literal["ok", "error", "timeout", "kernel_died", "not_run"]
+ExecutionStatus = Literal["completed", "timeout", "kernel_died", "not_run"]
+GradeStatus = Literal["graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died"]
+
+
+class CellRecord(BaseModel):
+    """One code cell as it ran; `number` is its 1-based position in the notebook, as the student sees it."""
+
+    number: int
+    status: CellStatus
+    duration_s: float = 0.0
+    error_name: str = ""
+    error_message: str = ""
+    error_line: int | None = None
+    error_source: str = ""
+    traceback: str = ""
+    stdout: str = ""
+
+
+class ProbeRecord(BaseModel):
+    status: Literal["ok", "error", "timeout", "not_run"] = "not_run"
+    duration_s: float = 0.0
+    message: str = ""
+
+
+class ExecutionRecord(BaseModel):
+    status: ExecutionStatus = "not_run"
+    message: str = ""
+    duration_s: float = 0.0
+    cells: list[CellRecord] = []
+    probe: ProbeRecord = ProbeRecord()
+
+
+class CheckRecord(BaseModel):
+    id: str
+    title: str
+    type: str
+    visibility: Literal["public", "hidden"]
+    points: float
+    max_points: float
+    passed: bool
+    fraction: float = Field(ge=0, le=1)
+    message: str
+    gated_by: list[str] = []
+    details: dict[str, Any] = {}
+
+
+class Environment(BaseModel):
+    python: str
+    torch: str
+    device: str
+    grader_version: str
+    quick: bool = False
+
+
+class GradeResult(BaseModel):
+    student: str
+    exercise: str
+    title: str = ""
+    status: GradeStatus
+    message: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    notebook: str = ""
+    notebook_sha256: str = ""
+    graded_at: str = ""
+    duration_s: float = 0.0
+    checks: list[CheckRecord] = []
+    execution: ExecutionRecord = ExecutionRecord()
+    environment: Environment | None = None
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
