@@ -51,6 +51,7 @@ class CheckContext:
     execution: ExecutionRecord
     notebook: nbformat.NotebookNode
     quick: bool = False
+    device: str = "cpu"
 
     def data(self) -> ProbeData:
         """The probe's data, or ProbeUnavailable with the reason it is missing."""

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import report
+from grader import data, report
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import BatchPlan, Job, Options, grade_batch, grade_one
@@ -191,6 +191,22 @@ def cmd_rubric_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "status":
+        table = Table(title=f"Staged data in {data.cache_dir()}")
+        for column in ("dataset", "variant", "staged", "size_mb", "path"):
+            table.add_column(column)
+        for row in data.status():
+            table.add_row(*(row[column] for column in ("dataset", "variant", "staged", "size_mb", "path")))
+        console.print(table)
+        return 0
+    names = sorted(data.load_builtin_datasets()) if args.name == ["all"] else args.name
+    for name in names:
+        folder = data.build(name, quick=args.data_command == "synth")
+        console.print(f"[green]staged[/] {name} → {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__)
     parser.add_argument("--course", type=Path, help="folder holding rubrics/ and reference/ (default: here, else the grader's checkout)")
@@ -218,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--quick", action="store_true")
     reference.set_defaults(run=cmd_reference)
 
+    data_parser = commands.add_parser("data", help="stage datasets and models for offline grading")
+    data_commands = data_parser.add_subparsers(dest="data_command", required=True)
+    for verb, text in (("fetch", "download from the official source (checksummed, resumable)"),
+                       ("synth", "build the small quick-mode stand-in locally, no network")):
+        command = data_commands.add_parser(verb, help=text)
+        command.add_argument("name", nargs="+", help="dataset name, or 'all'")
+        command.set_defaults(run=cmd_data)
+    data_commands.add_parser("status", help="what is staged, with sizes").set_defaults(run=cmd_data)
+
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)
     validate = rubric_commands.add_parser("validate", help="check rubric files against the schema")
@@ -233,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     except RubricError as error:
         for line in error.lines:
             errors.print(line, highlight=False, markup=False)
+        return 2
+    except data.DataMissing as error:
+        errors.print(str(error), highlight=False, markup=False)
         return 2
     except FileNotFoundError as error:
         errors.print(str(error), highlight=False, markup=False)

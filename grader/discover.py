@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RESERVED = {"index.html", "grades.csv"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def discover(root: Path, exercises: list[str], students: list[str] | None = None
         if not entry.is_dir():
             found.ignored.append(f"{entry.name}: not inside a student folder")
             continue
-        if not STUDENT_ID.match(entry.name):
+        if not STUDENT_ID.match(entry.name) or entry.name.lower() in RESERVED:
             found.ignored.append(f"{entry.name}/: not a usable student id (letters, digits, '.', '_', '-')")
             continue
         if wanted is not None and entry.name not in wanted:

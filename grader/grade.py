@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 
 import grader
-from grader import probe, registry, report
+from grader import data, probe, registry, report
 from grader.check import CheckContext, run_checks
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, execute
@@ -42,6 +42,7 @@ class Options:
     quick: bool = False
     device: str = "cpu"
     keep_workdirs: bool = False
+    check_device: str = "cpu"
 
 
 @dataclass
@@ -65,9 +66,9 @@ def environment(options: Options) -> Environment:
                        grader_version=grader.__version__, quick=options.quick)
 
 
-def kernel_launch(options: Options) -> KernelLaunch:
-    """The kernel sees only its assigned GPU (or none)."""
-    env = dict(os.environ)
+def kernel_launch(options: Options, extra_env: dict[str, str]) -> KernelLaunch:
+    """The kernel sees only its assigned GPU (or none), plus what the staged datasets need."""
+    env = {**os.environ, **extra_env}
     env["CUDA_VISIBLE_DEVICES"] = options.device.removeprefix("cuda:") if options.device.startswith("cuda:") else ""
     env["PYTHONHASHSEED"] = "0"
     return KernelLaunch(env=env)
@@ -92,6 +93,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         result.status, result.message = "invalid_notebook", f"{submission.notebook.name}: {invalid}."
         return
     try:
+        data_env = data.stage_into(staged.workdir, rubric.data, options.quick)
         plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
                                                                  rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
@@ -101,17 +103,18 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             return probe.cell_source(rubric.module_name, probe_dirs[-1])
 
         execution = execute(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
-                            kernel_launch(options))
+                            kernel_launch(options, data_env))
         result.execution = execution.record
         problem = _probe_problem(execution)
-        data = None
+        measured = None
         if not problem:
             try:
-                data = probe.read(module, probe_dirs[0])
+                measured = probe.read(module, probe_dirs[0])
             except probe.ProbeUnreadable as unreadable:
                 problem = str(unreadable)
-        context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=data, probe_problem=problem,
-                               execution=execution.record, notebook=staged.notebook, quick=options.quick)
+        context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=measured, probe_problem=problem,
+                               execution=execution.record, notebook=staged.notebook, quick=options.quick,
+                               device=options.check_device)
         runs = run_checks(context)
         result.checks, result.score = score(rubric, runs)
         result.status = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died"}.get(
@@ -140,6 +143,8 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options) -> Grade
         try:
             result.notebook_sha256 = _sha256(submission.notebook)
             _run_pipeline(result, submission, rubric, options)
+        except data.DataMissing as missing:
+            result.status, result.message = "error", f"{missing}."
         except OSError as error:
             result.status, result.message = "invalid_notebook", f"the file cannot be read ({error.strerror})."
         except Exception as error:  # noqa: BLE001 - one notebook must never stop the batch
@@ -175,7 +180,8 @@ def _init_worker(devices: "multiprocessing.Queue[str]") -> None:
 
 def _grade_in_worker(job: Job, options: Options) -> GradeResult:
     registry.load_module(job.rubric.module_name)
-    pinned = Options(**{**options.__dict__, "device": _worker_device})
+    check_device = "cuda:0" if _worker_device.startswith("cuda:") else "cpu"
+    pinned = Options(**{**options.__dict__, "device": _worker_device, "check_device": check_device})
     return grade_one(job.submission, job.rubric, pinned)
 
 
@@ -198,7 +204,7 @@ class BatchPlan:
 def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None]) -> list[GradeResult]:
     """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook."""
     if plan.workers <= 1:
-        single = Options(**{**options.__dict__, "device": plan.devices[0]})
+        single = Options(**{**options.__dict__, "device": plan.devices[0], "check_device": plan.devices[0]})
         results = []
         for job in plan.jobs:
             results.append(grade_one(job.submission, job.rubric, single))

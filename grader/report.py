@@ -37,7 +37,7 @@ HISTOGRAM_GAP = 4.0
 
 STATUS_EXPLANATIONS: dict[str, str] = {
     "not_submitted": "No notebook for this exercise was found in your submission folder, so nothing was graded. "
-                     "Check that the file is named after the exercise (for example conv1d.ipynb).",
+                     "The file must be named {exercise}.ipynb.",
     "invalid_notebook": "The submitted file could not be opened as a Jupyter notebook (it may be empty, corrupted, "
                         "or another kind of file renamed to .ipynb), so none of it was run.",
     "error": "Grading could not finish normally. Checks that could not run earned no points; "
@@ -51,7 +51,8 @@ STATUS_EXPLANATIONS: dict[str, str] = {
 
 PROBE_EXPLANATIONS: dict[str, str] = {
     "ok": "After your cells, the grader ran its own cell to measure your code; it finished normally.",
-    "error": "The grader's measuring cell, run after yours, failed; checks that needed its measurements earned no points.",
+    "error": "The grader's measuring cell, run after yours, failed; "
+             "checks that needed its measurements earned no points.",
     "timeout": "The grader's measuring cell, run after yours, ran out of time.",
     "not_run": "The grader's measuring cell did not run.",
 }
@@ -466,7 +467,7 @@ def student_html(result: GradeResult, show_hidden: bool = True) -> str:
         score=score,
         max_score=max_score,
         percent=100.0 * score / max_score if max_score else 0.0,
-        explanation=STATUS_EXPLANATIONS.get(result.status, ""),
+        explanation=STATUS_EXPLANATIONS.get(result.status, "").format(exercise=result.exercise),
         probe_explanation=PROBE_EXPLANATIONS.get(result.execution.probe.status, ""),
         message_cap=MESSAGE_CAP,
         footer=_footer(result),

@@ -55,6 +55,7 @@ class Rubric(Strict):
     memory_limit_mb: int = Field(4096, gt=0)
     device: Literal["cpu", "cuda_optional", "cuda"] = "cuda_optional"
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")
+    data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")
     checks: list[CheckSpec] = Field(min_length=1)
 
     @field_validator("exercise")
