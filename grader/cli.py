@@ -64,6 +64,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     course = Course.load(args.course)
     rubrics = course.select(args.exercise)
     found = discover(args.submissions, list(rubrics), args.student)
+    data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick)
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {line}")
     out_dir: Path = args.out
@@ -126,6 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     course = Course.load(args.course)
     exercise = _exercise_of(args.notebook, args.exercise, course)
     rubric = course.rubrics[exercise]
+    data.prepare(set(rubric.data), not args.full)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         out_dir = Path(scratch)
         options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full)
@@ -149,6 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_reference(args: argparse.Namespace) -> int:
     course = Course.load(args.course)
     rubrics = course.select(args.exercise)
+    data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick)
     failures = 0
     table = Table(title="Reference notebooks")
     for column in ("exercise", "score", "status", "time"):
