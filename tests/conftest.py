@@ -1,0 +1,52 @@
+"""Shared helpers: grade real notebooks through the whole pipeline, with rubrics loaded from the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.course import SOURCE_ROOT
+from grader.discover import Submission
+from grader.grade import Options, grade_one
+from grader.results import GradeResult
+from grader.rubric import Rubric, load_rubric, parse_rubric
+
+ROOT = SOURCE_ROOT
+FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+SUBMISSIONS = ROOT / "submissions"
+
+
+def repo_rubric(exercise: str, **overrides: object) -> Rubric:
+    """The shipped rubric, with top-level keys replaced (e.g. timeouts for a fast timeout test)."""
+    rubric = load_rubric(ROOT / "rubrics" / f"{exercise}.yaml")
+    if not overrides:
+        return rubric
+    raw = yaml.safe_load((ROOT / "rubrics" / f"{exercise}.yaml").read_text())
+    raw.update(overrides)
+    return parse_rubric(raw, f"{exercise}.yaml (test overrides)")
+
+
+def grade_notebook(path: Path, rubric: Rubric, out_dir: Path, student: str = "student", quick: bool = True) -> GradeResult:
+    """Run one notebook through every stage, as `grader grade` does."""
+    options = Options(out_dir=out_dir, secret="test-secret", quick=quick)
+    return grade_one(Submission(student, rubric.exercise, path), rubric, options)
+
+
+def grade_fixtures(names: list[str], rubric: Rubric, out_dir: Path) -> dict[str, GradeResult]:
+    """Grade several fixture notebooks (tests/fixtures/notebooks/<name>.ipynb), keyed by name."""
+    return {name: grade_notebook(FIXTURES / f"{name}.ipynb", rubric, out_dir, student=name) for name in names}
+
+
+def points(result: GradeResult) -> dict[str, float]:
+    return {check.id: check.points for check in result.checks}
+
+
+def message(result: GradeResult, check_id: str) -> str:
+    return next(check.message for check in result.checks if check.id == check_id)
+
+
+@pytest.fixture(scope="session")
+def session_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reports")
