@@ -187,7 +187,7 @@ def cmd_rubric_validate(args: argparse.Namespace) -> int:
             rubrics = load_rubrics(path if path is not None else Course.load(args.course).root / "rubrics")
     except RubricError as error:
         for line in error.lines:
-            errors.print(line, highlight=False, markup=False)
+            print(line, file=sys.stderr)
         return 1
     for rubric in rubrics.values():
         console.print(f"ok: {rubric.exercise} ({len(rubric.checks)} checks, {rubric.max_score:g} points)")
@@ -260,13 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except RubricError as error:
         for line in error.lines:
-            errors.print(line, highlight=False, markup=False)
+            print(line, file=sys.stderr)
         return 2
     except data.DataMissing as error:
-        errors.print(str(error), highlight=False, markup=False)
+        print(error, file=sys.stderr)
         return 2
     except FileNotFoundError as error:
-        errors.print(str(error), highlight=False, markup=False)
+        print(error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         errors.print("interrupted: results graded so far are kept in the output folder")

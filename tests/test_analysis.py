@@ -1,0 +1,52 @@
+"""Static reading of notebook source and the numeric comparison used in messages."""
+
+import nbformat
+import torch
+
+from grader.analysis import first_difference, forbidden_references, missing_definition
+from grader.results import CellRecord, ExecutionRecord
+
+FORBIDDEN = {"conv1d", "Conv1d"}
+
+
+def notebook(*sources):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+def test_finds_builtin_in_the_class():
+    nb = notebook("import torch.nn.functional as F", "class Conv1D:\n    def forward(self, x):\n        return F.conv1d(x, self.w)")
+    [finding] = forbidden_references(nb, ["Conv1D"], FORBIDDEN)
+    assert (finding.name, finding.cell, finding.line) == ("conv1d", 2, 3)
+    assert "return F.conv1d(x, self.w)" in finding.sentence()
+
+
+def test_follows_helpers_the_class_uses():
+    nb = notebook("from torch.nn.functional import conv1d as c", "def helper(x, w):\n    return c(x, w)",
+                  "class Conv1D:\n    def forward(self, x):\n        return helper(x, self.w)")
+    assert [f.cell for f in forbidden_references(nb, ["Conv1D"], FORBIDDEN)] == [1]
+
+
+def test_ignores_test_cells_outside_the_class():
+    nb = notebook("%matplotlib inline\nimport torch.nn as nn", "class Conv1D:\n    pass",
+                  "reference = nn.Conv1d(3, 4, 3)\n!ls")
+    assert forbidden_references(nb, ["Conv1D"], FORBIDDEN) == []
+
+
+def test_missing_definition_names_the_failing_cell():
+    nb = notebook("import torch", "class Conv1D(nn.Module)\n    pass")
+    execution = ExecutionRecord(cells=[CellRecord(number=1, status="ok"),
+                                       CellRecord(number=2, status="error", error_name="SyntaxError",
+                                                  error_message="expected ':'", error_line=1)])
+    assert missing_definition(nb, execution, "Conv1D") == (
+        "Conv1D is defined in cell 2, but that cell failed at line 1 (SyntaxError: expected ':'), so Conv1D does not exist")
+    assert missing_definition(notebook("x = 1"), ExecutionRecord(), "Conv1D") == "the notebook does not define Conv1D"
+
+
+def test_first_difference_names_index_and_values():
+    expected = torch.zeros(2, 3)
+    actual = expected.clone()
+    actual[1, 2] = 0.5
+    assert first_difference(actual, expected, 1e-4, 1e-4).startswith("output[1, 2] = 0.5, expected 0")
+    assert first_difference(expected, expected, 1e-4, 1e-4) is None
+    assert "shape [3, 2]" in first_difference(torch.zeros(3, 2), expected, 1e-4, 1e-4)
+    assert "not finite" in first_difference(torch.full((2, 3), float("nan")), expected, 1e-4, 1e-4)

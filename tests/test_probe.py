@@ -1,0 +1,64 @@
+"""Probe boundary: only size-capped, schema-valid JSON and safetensors cross from the work dir."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from grader import probe
+from grader.exercises import conv1d
+from grader.probe_runtime import TENSORS_FILE, VALUES_FILE
+
+
+def write_probe(folder, values, tensors=None):
+    (folder / VALUES_FILE).write_text(json.dumps({"values": values, "errors": {"forward": "ValueError: x"}}))
+    save_file(tensors or {"y": torch.zeros(2)}, str(folder / TENSORS_FILE))
+
+
+def test_reads_valid_probe(tmp_path):
+    write_probe(tmp_path, {"class_status": "ok"})
+    data = probe.read(conv1d, tmp_path)
+    assert data.values.class_status == "ok"
+    assert data.errors == {"forward": "ValueError: x"}
+    assert torch.equal(data.tensors["y"], torch.zeros(2))
+
+
+def test_schema_violation_is_rejected(tmp_path):
+    write_probe(tmp_path, {"class_status": "all tests passed"})
+    with pytest.raises(probe.ProbeUnreadable, match="failed the schema at class_status"):
+        probe.read(conv1d, tmp_path)
+
+
+def test_oversized_json_is_rejected(tmp_path, monkeypatch):
+    write_probe(tmp_path, {"class_status": "ok", "class_kind": "x" * 5000})
+    monkeypatch.setattr(probe, "VALUES_CAP_BYTES", 1000)
+    with pytest.raises(probe.ProbeUnreadable, match="over the"):
+        probe.read(conv1d, tmp_path)
+
+
+def test_pickle_instead_of_safetensors_is_rejected(tmp_path):
+    write_probe(tmp_path, {"class_status": "ok"})
+    torch.save({"y": torch.zeros(2)}, tmp_path / TENSORS_FILE)
+    with pytest.raises(probe.ProbeUnreadable, match="tensors could not be read"):
+        probe.read(conv1d, tmp_path)
+
+
+def test_missing_output_is_rejected(tmp_path):
+    with pytest.raises(probe.ProbeUnreadable, match="wrote no probe.json"):
+        probe.read(conv1d, tmp_path)
+
+
+def test_plan_goes_to_a_fresh_unguessable_folder(tmp_path):
+    plan = probe.ProbePlan(spec={"a": 1}, inputs={"x": torch.ones(3)})
+    first, second = probe.write_plan(plan, tmp_path), probe.write_plan(plan, tmp_path)
+    assert first != second and first.name.startswith(".grader-probe-") and len(first.name) > 20
+
+
+def test_plan_inputs_depend_on_the_seed():
+    params = {"constructor_args": [[1, 1, 1]], "configs": [[2, 3, 4, 3, 11]]}
+    one = probe.make_plan(conv1d, params, 1, quick=False)
+    same = probe.make_plan(conv1d, params, 1, quick=False)
+    other = probe.make_plan(conv1d, params, 2, quick=False)
+    assert torch.equal(one.inputs["configs/0/x"], same.inputs["configs/0/x"])
+    assert not torch.equal(one.inputs["configs/0/x"], other.inputs["configs/0/x"])
