@@ -1,0 +1,60 @@
+"""Execute: every cell runs after one raised; timeouts are recorded and the run goes on; the kernel is seeded."""
+
+import nbformat
+import pytest
+
+from grader.execute import execute
+from grader.rubric import Timeouts
+
+pytestmark = pytest.mark.slow
+
+
+def notebook(*sources):
+    cells = [nbformat.v4.new_markdown_cell("# title")] + [nbformat.v4.new_code_cell(s) for s in sources]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_goes_on_after_errors_and_records_where(tmp_path):
+    nb = notebook("x = 1", "y = 2\nraise ValueError('oops')", "def f(:\n    pass", "print('after', x + y)")
+    run = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=20), seed=0,
+                  probe_source=lambda: "print('probe sees', x, y)")
+    cells = run.record.cells
+    assert [c.status for c in cells] == ["ok", "error", "error", "ok"]
+    assert [c.number for c in cells] == [2, 3, 4, 5]
+    assert (cells[1].error_name, cells[1].error_message, cells[1].error_line) == ("ValueError", "oops", 2)
+    assert cells[1].error_source == "raise ValueError('oops')"
+    assert cells[2].error_name == "SyntaxError" and cells[2].error_source == "def f(:"
+    assert cells[3].stdout == "after 3\n"
+    assert run.record.status == "completed" and run.record.probe.status == "ok"
+    assert run.notebook.cells[0].cell_type == "markdown"
+
+
+def test_cell_timeout_is_recorded_and_the_rest_still_runs(tmp_path):
+    nb = notebook("x = 1", "import time\ntime.sleep(60)", "z = x + 1")
+    run = execute(nb, tmp_path, Timeouts(cell=2, notebook=60, probe=20), seed=0, probe_source=lambda: "assert z == 2")
+    assert [c.status for c in run.record.cells] == ["ok", "timeout", "ok"]
+    assert "the cell time limit is 2s" in run.record.cells[1].error_message
+    assert run.record.status == "timeout" and "cell 3" in run.record.message
+    assert run.record.probe.status == "ok"
+
+
+def test_cell_ignoring_interrupts_is_stopped(tmp_path):
+    nb = notebook("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass", "print('never')")
+    run = execute(nb, tmp_path, Timeouts(cell=2, notebook=30, probe=5), seed=0)
+    assert [c.status for c in run.record.cells] == ["timeout", "not_run"]
+    assert "ignored the interrupt" in run.record.cells[0].error_message
+
+
+def test_notebook_time_limit_stops_later_cells(tmp_path):
+    nb = notebook("import time\ntime.sleep(1.5)", "time.sleep(1.5)", "time.sleep(1.5)", "print('late')")
+    run = execute(nb, tmp_path, Timeouts(cell=10, notebook=3, probe=5), seed=0)
+    statuses = [c.status for c in run.record.cells]
+    assert statuses[0] == "ok" and statuses[-1] == "not_run"
+    assert run.record.status == "timeout"
+
+
+def test_kernel_is_seeded_before_the_first_cell(tmp_path):
+    nb = notebook("import random, torch, numpy\nprint(random.random(), torch.rand(1).item(), numpy.random.rand())")
+    first = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=7).record.cells[0].stdout
+    second = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=7).record.cells[0].stdout
+    assert first == second and first.strip()
