@@ -25,8 +25,9 @@ class Dataset:
     """How to obtain one dataset and what a kernel needs to see it.
 
     `fetch(target)` and `synth(target)` fill an empty folder; `workdir_name` is where it appears as
-    `data/<workdir_name>` in every work dir; `kernel_env(staged)` gives extra environment variables for the
-    kernel (e.g. HF_HOME) given the staged path inside the work dir.
+    `data/<workdir_name>` in every work dir; `staged_subdir`, when set, stages only that subfolder of the
+    variant (the rest, e.g. held-back test items, stays with the grader); `kernel_env(staged)` gives extra
+    environment variables for the kernel (e.g. HF_HOME) given the staged path inside the work dir.
     """
 
     name: str
@@ -34,6 +35,7 @@ class Dataset:
     fetch: Callable[[Path], None]
     synth: Callable[[Path], None]
     workdir_name: str = ""
+    staged_subdir: str = ""
     kernel_env: Callable[[Path], dict[str, str]] = field(default=lambda staged: {})
 
     @property
@@ -117,7 +119,7 @@ def stage_into(workdir: Path, names: list[str], quick: bool) -> dict[str, str]:
     for name in names:
         dataset = get(name)
         staged = data_dir / dataset.staged_name
-        staged.symlink_to(require(name, quick), target_is_directory=True)
+        staged.symlink_to(require(name, quick) / dataset.staged_subdir, target_is_directory=True)
         env.update(dataset.kernel_env(staged))
     return env
 
