@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterator
 import torch
 from safetensors.torch import load_file, save_file
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 
 PLAN_FILE = "plan.json"
 INPUTS_FILE = "inputs.safetensors"
@@ -78,16 +77,6 @@ class _FunctionTracer(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-class _DispatchTracer(TorchDispatchMode):
-    def __init__(self, names: set[str]):
-        super().__init__()
-        self.names = names
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.add(f"aten.{func.overloadpacket.__name__}")
-        return func(*args, **(kwargs or {}))
-
-
 def _qualified_name(func: Any) -> str:
     name = getattr(func, "__name__", repr(func))
     owner = getattr(func, "__objclass__", None)
@@ -99,10 +88,29 @@ def _qualified_name(func: Any) -> str:
 
 @contextlib.contextmanager
 def trace_torch_calls() -> Iterator[set[str]]:
-    """Names of the torch functions (Python level) and aten operators (dispatcher level) called inside."""
+    """Names of the torch functions called inside, at the Python level (catches getattr tricks too)."""
     names: set[str] = set()
-    with _FunctionTracer(names), _DispatchTracer(names):
+    with _FunctionTracer(names):
         yield names
+
+
+def autograd_ops(output: Any) -> set[str]:
+    """Operator-level names from the autograd graph behind `output` (e.g. 'ConvolutionBackward0').
+
+    Every route to a built-in kernel, torch.ops and _VF included, leaves its node here, without the cost of a
+    dispatch-level tracer.
+    """
+    pending = [output.grad_fn] if isinstance(output, torch.Tensor) and output.grad_fn is not None else []
+    seen: set[int] = set()
+    names: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.add(f"autograd.{type(node).__name__}")
+        pending.extend(next_node for next_node, _ in node.next_functions)
+    return names
 
 
 def run(module_name: str, directory: str, namespace: dict[str, Any]) -> None:

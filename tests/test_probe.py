@@ -62,3 +62,22 @@ def test_plan_inputs_depend_on_the_seed():
     other = probe.make_plan(conv1d, params, 2, quick=False)
     assert torch.equal(one.inputs["configs/0/x"], same.inputs["configs/0/x"])
     assert not torch.equal(one.inputs["configs/0/x"], other.inputs["configs/0/x"])
+
+
+def test_tracing_catches_builtin_convolution_however_it_is_reached():
+    from grader.probe_runtime import autograd_ops, trace_torch_calls
+
+    x = torch.randn(1, 2, 5, requires_grad=True)
+    weight = torch.randn(3, 2, 3)
+    routes = {
+        "getattr": lambda: getattr(torch.nn.functional, "con" + "v1d")(x, weight, padding=1),
+        "torch.ops": lambda: torch.ops.aten.convolution(x, weight, None, [1], [1], [1], False, [0], 1),
+    }
+    for route, call in routes.items():
+        with trace_torch_calls() as calls:
+            output = call()
+        found = calls | autograd_ops(output)
+        assert any("conv" in name.lower() for name in found), (route, found)
+    with trace_torch_calls() as calls:
+        output = (torch.nn.functional.pad(x, (1, 1)).unfold(2, 3, 1) * 2).sum(-1)
+    assert not any("conv" in name.lower() for name in calls | autograd_ops(output))

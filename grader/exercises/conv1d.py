@@ -101,7 +101,7 @@ def _grad_status(param: torch.nn.Parameter) -> str:
 
 
 def _probe_config(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.probe_runtime import trace_torch_calls
+    from grader.probe_runtime import autograd_ops, trace_torch_calls
 
     _, channels_in, channels_out, width, _ = config
     run: dict[str, Any] = {"config": config}
@@ -111,10 +111,10 @@ def _probe_config(cls: type, key: str, config: list[int], seed: int, inputs: dic
     if not run["constructed"]:
         return run
     device = _device_of(layer)
+    with trace_torch_calls() as calls:
+        ran, output = rec.attempt(f"{key}/forward", layer, inputs[f"{key}/x"].to(device).requires_grad_())
+    run["calls"] = sorted(calls | autograd_ops(output))
     with torch.no_grad():
-        with trace_torch_calls() as calls:
-            ran, output = rec.attempt(f"{key}/forward", layer, inputs[f"{key}/x"].to(device))
-        run["calls"] = sorted(calls)
         if ran:
             rec.tensor(f"{key}/y", output)
             run["output_shape"] = list(output.shape) if isinstance(output, torch.Tensor) else None
