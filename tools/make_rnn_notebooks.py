@@ -326,11 +326,287 @@ GRU_STUDENTS = {
 }
 
 
+# --------------------------------------------------------------------------------------------------
+# RNN language model: code
+# --------------------------------------------------------------------------------------------------
+
+RNN_IMPORTS = """\
+from collections import Counter
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader"""
+
+# The slides' cell: tanh(hidden·W_hh + input·W_xh + b), weights stored [in, out].
+SLIDES_RNN_CELL = """\
+class RNNCell(nn.Module):
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        self.n_inputs = n_inputs
+        self.n_hidden = n_hidden
+        self.W_xh = nn.Parameter(torch.randn(n_inputs, n_hidden) * 0.1)
+        self.W_hh = nn.Parameter(torch.randn(n_hidden, n_hidden) * 0.1)
+        self.b_h = nn.Parameter(torch.zeros(n_hidden))
+
+    def forward(self, input, hidden):
+        # input: [batch, n_inputs], hidden: [batch, n_hidden]
+        return torch.tanh(hidden @ self.W_hh + input @ self.W_xh + self.b_h)"""
+
+SLIDES_RNN = """\
+class RNN(nn.Module):
+    def __init__(self, n_inputs, n_hiddens, cell):
+        super().__init__()
+        self.n_inputs = n_inputs
+        self.n_hiddens = n_hiddens
+        self.cell = cell
+
+    def forward(self, inputs, prev_hidden):
+        # inputs: [batch, time, emb], prev_hidden: [batch, hidden]
+        hidden = prev_hidden
+        outputs = []
+        for t in range(inputs.shape[1]):
+            hidden = self.cell(inputs[:, t], hidden)
+            outputs.append(hidden)
+        return torch.stack(outputs, dim=1), hidden"""
+
+SLIDES_DATASET = """\
+class Dataset(torch.utils.data.Dataset):
+    def __init__(self, sequence_length, documents):
+        self.sequence_length = sequence_length
+        self.words = self.load_words(documents)
+        self.uniq_words = self.get_uniq_words()
+        self.index_to_word = {index: word for index, word in enumerate(self.uniq_words)}
+        self.word_to_index = {word: index for index, word in enumerate(self.uniq_words)}
+        self.words_indexes = [self.word_to_index[w] for w in self.words]
+
+    def load_words(self, documents):
+        return " ".join(documents).split(" ")
+
+    def get_uniq_words(self):
+        word_counts = Counter(self.words)
+        return sorted(word_counts, key=word_counts.get, reverse=True)
+
+    def __len__(self):
+        return len(self.words_indexes) - self.sequence_length
+
+    def __getitem__(self, index):
+        return (
+            torch.tensor(self.words_indexes[index:index + self.sequence_length]),
+            torch.tensor(self.words_indexes[index + 1:index + self.sequence_length + 1]),
+        )"""
+
+SLIDES_MODEL = """\
+class Model(nn.Module):
+    def __init__(self, dataset, embedding_dim=32, hidden_size=64):
+        super().__init__()
+        self.hidden_size = hidden_size
+        n_vocab = len(dataset.uniq_words)
+        self.embedding = nn.Embedding(n_vocab, embedding_dim)
+        self.rnn = RNN(embedding_dim, hidden_size, RNNCell(embedding_dim, hidden_size))
+        self.fc = nn.Linear(hidden_size, n_vocab)
+
+    def forward(self, x, prev_state):
+        embed = self.embedding(x)                     # [batch, time, emb]
+        output, state = self.rnn(embed, prev_state)   # [batch, time, hidden]
+        logits = self.fc(output)                      # [batch, time, vocab]
+        return logits, state
+
+    def init_state(self, batch_size):
+        return torch.zeros(batch_size, self.hidden_size)"""
+
+SLIDES_TRAIN = """\
+def train(dataset, model, batch_size=32, max_epochs=10):
+    model.train()
+    dataloader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for epoch in range(max_epochs):
+        for batch, (x, y) in enumerate(dataloader):
+            state = model.init_state(x.shape[0])
+            optimizer.zero_grad()
+            y_pred, state = model(x, state)
+            loss = criterion(y_pred.transpose(1, 2), y)
+            loss.backward()
+            optimizer.step()
+        print({"epoch": epoch, "loss": round(loss.item(), 3)})"""
+
+SLIDES_PREDICT = """\
+def predict(dataset, model, text, next_words=100):
+    model.eval()
+    words = text.split(" ")
+    state = model.init_state(1)
+    for i in range(next_words):
+        x = torch.tensor([[dataset.word_to_index[w] for w in words[i:]]])
+        with torch.no_grad():
+            y_pred, state = model(x, model.init_state(1))
+        last_word_logits = y_pred[0][-1]
+        p = torch.nn.functional.softmax(last_word_logits, dim=0).numpy()
+        word_index = np.random.choice(len(last_word_logits), p=p)
+        words.append(dataset.index_to_word[word_index])
+    return words"""
+
+STUDENT_CORPUS = """\
+documents = [
+    "the cat sat on the mat",
+    "the dog sat on the rug",
+    "the cat saw the dog",
+    "the dog saw the cat on the mat",
+    "a bird sat on the dog",
+] * 4
+dataset = Dataset(4, documents)
+print(len(dataset), "items,", len(dataset.uniq_words), "words:", dataset.uniq_words[:6])"""
+
+STUDENT_RUN = """\
+torch.manual_seed(0)
+model = Model(dataset)
+train(dataset, model, batch_size=16, max_epochs=3)
+print(predict(dataset, model, "the cat", next_words=5))"""
+
+# One nn.Linear over [input, hidden].
+CONCAT_RNN_CELL = """\
+class RNNCell(nn.Module):
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        self.linear = nn.Linear(n_inputs + n_hidden, n_hidden)
+
+    def forward(self, input, hidden):
+        return torch.tanh(self.linear(torch.cat([input, hidden], dim=1)))"""
+
+# Two nn.Linear layers (stored [out, in]); the recurrent one without a bias.
+LINEAR_RNN_CELL = """\
+class RNNCell(nn.Module):
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        self.i2h = nn.Linear(n_inputs, n_hidden)
+        self.h2h = nn.Linear(n_hidden, n_hidden, bias=False)
+
+    def forward(self, input, hidden):
+        return torch.tanh(self.i2h(input) + self.h2h(hidden))"""
+
+OFF_BY_ONE_DATASET = SLIDES_DATASET.replace(
+    "return len(self.words_indexes) - self.sequence_length",
+    "return len(self.words_indexes) - self.sequence_length - 1")
+
+NO_STEP_TRAIN = SLIDES_TRAIN.replace("            optimizer.step()\n", "")
+
+SIGMOID_RNN_CELL = SLIDES_RNN_CELL.replace("return torch.tanh(", "return torch.sigmoid(")
+
+# Returns the initial hidden state instead of the last one.
+FIRST_HIDDEN_RNN = SLIDES_RNN.replace("return torch.stack(outputs, dim=1), hidden",
+                                      "return torch.stack(outputs, dim=1), prev_hidden")
+
+LOGITS_ONLY_MODEL = SLIDES_MODEL.replace("""        output, state = self.rnn(embed, prev_state)   # [batch, time, hidden]
+        logits = self.fc(output)                      # [batch, time, vocab]
+        return logits, state""", """        output, state = self.rnn(embed, prev_state)
+        return self.fc(output)""")
+
+LOGITS_ONLY_TRAIN = SLIDES_TRAIN.replace("y_pred, state = model(x, state)", "y_pred = model(x, state)")
+
+# Generated words only, without the prompt.
+NO_PROMPT_PREDICT = """\
+def predict(dataset, model, text, next_words=100):
+    model.eval()
+    words = text.split(" ")
+    generated = []
+    for i in range(next_words):
+        x = torch.tensor([[dataset.word_to_index[w] for w in (words + generated)[i:]]])
+        with torch.no_grad():
+            y_pred = model(x, model.init_state(1))
+        p = torch.softmax(y_pred[0][-1], dim=0).numpy()
+        generated.append(dataset.index_to_word[np.random.choice(len(p), p=p)])
+    return generated"""
+
+BUILTIN_RNN_CELL = """\
+class RNNCell(nn.Module):
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        self.cell = nn.RNNCell(n_inputs, n_hidden, nonlinearity="tanh")
+
+    def forward(self, input, hidden):
+        return self.cell(input, hidden)"""
+
+
+# --------------------------------------------------------------------------------------------------
+# RNN language model: notebooks
+# --------------------------------------------------------------------------------------------------
+
+RNN_TITLE = "Exercise 4 — RNN language model"
+
+
+def reference_rnn_lm() -> nbformat.NotebookNode:
+    intro = f"""\
+# {RNN_TITLE} (reference solution)
+
+A word-level language model with a recurrent network written from scratch, following the slides:
+
+- `RNNCell(n_inputs, n_hidden)`: `forward(input, hidden) = tanh(hidden·W_hh + input·W_xh + b)`.
+- `RNN(n_inputs, n_hiddens, cell)`: `forward(inputs [batch, time, emb], prev_hidden [batch, hidden])` returns
+  `(outputs [batch, time, hidden], last_hidden)`.
+- `Dataset(sequence_length, documents)`: the documents joined with spaces and split on `' '`; `uniq_words`
+  sorted by frequency; item `i` is `(words[i:i+L], words[i+1:i+L+1])` as index tensors.
+- `Model(dataset)`: embedding → RNN → linear; `forward(x [batch, time], state)` returns
+  `(logits [batch, time, vocab], state)`; `init_state(batch_size)`.
+- `train(dataset, model, batch_size, max_epochs)` and `predict(dataset, model, text, next_words)`."""
+
+    check_cell = """\
+# The cell equals nn.RNNCell (used only as the yardstick, outside our classes).
+cell = RNNCell(4, 6)
+builtin = nn.RNNCell(4, 6, nonlinearity="tanh")
+with torch.no_grad():
+    builtin.weight_ih.copy_(cell.W_xh.T)
+    builtin.weight_hh.copy_(cell.W_hh.T)
+    builtin.bias_ih.copy_(cell.b_h)
+    builtin.bias_hh.zero_()
+x, h = torch.randn(3, 4), torch.randn(3, 6)
+torch.testing.assert_close(cell(x, h), builtin(x, h))
+outputs, last = RNN(4, 6, cell)(torch.randn(3, 5, 4), h)
+assert outputs.shape == (3, 5, 6) and torch.equal(last, outputs[:, -1])
+print("RNNCell matches nn.RNNCell; RNN outputs", tuple(outputs.shape))"""
+
+    run = """\
+torch.manual_seed(0)
+np.random.seed(0)
+model = Model(dataset)
+train(dataset, model, batch_size=16, max_epochs=4)
+print(" ".join(predict(dataset, model, "the cat", next_words=8)))"""
+
+    return notebook(md(intro), code(RNN_IMPORTS), md("## The recurrent cell and network"), code(SLIDES_RNN_CELL),
+                    code(SLIDES_RNN), code(check_cell), md("## Data"), code(SLIDES_DATASET), code(STUDENT_CORPUS),
+                    md("## Model, training and generation"), code(SLIDES_MODEL), code(SLIDES_TRAIN),
+                    code(SLIDES_PREDICT), code(run))
+
+
+def rnn_student(name: str, note: str, cell: str = SLIDES_RNN_CELL, rnn: str = SLIDES_RNN,
+                dataset: str = SLIDES_DATASET, model: str = SLIDES_MODEL, train: str = SLIDES_TRAIN,
+                predict: str = SLIDES_PREDICT) -> Callable[[], nbformat.NotebookNode]:
+    def build() -> nbformat.NotebookNode:
+        return notebook(header(RNN_TITLE, name, note), code(RNN_IMPORTS), code(cell), code(rnn), code(dataset),
+                        code(STUDENT_CORPUS), code(model), code(train), code(predict), code(STUDENT_RUN))
+    return build
+
+
+RNN_STUDENTS = {
+    "adi_slides": ("rnn_lm_correct_slides", rnn_student("Adi", "As in the slides.")),
+    "budi_vectorised": ("rnn_lm_concat_cell", rnn_student(
+        "Budi", "One Linear over [input, hidden].", cell=CONCAT_RNN_CELL)),
+    "hana_multi": ("rnn_lm_linear_cell", rnn_student(
+        "Hana", "Two Linear layers in the cell.", cell=LINEAR_RNN_CELL)),
+    "rudi_sigmoid": ("rnn_lm_sloppy", rnn_student(
+        "Rudi", "", cell=SIGMOID_RNN_CELL, rnn=FIRST_HIDDEN_RNN, model=LOGITS_ONLY_MODEL, train=LOGITS_ONLY_TRAIN,
+        predict=NO_PROMPT_PREDICT)),
+    "umar_builtin": ("rnn_lm_builtin_cell", rnn_student("Umar", "", cell=BUILTIN_RNN_CELL)),
+    "wati_off_by_one": ("rnn_lm_off_by_one", rnn_student("Wati", "", dataset=OFF_BY_ONE_DATASET)),
+    "yudi_no_step": ("rnn_lm_no_step", rnn_student("Yudi", "", train=NO_STEP_TRAIN)),
+}
+
+
 def main() -> None:
-    written = [write(reference_gru(), REFERENCE / "gru.ipynb")]
-    for student, (fixture, build) in GRU_STUDENTS.items():
-        written.append(write(build(), SUBMISSIONS / student / "gru.ipynb"))
-        written.append(write(build(), FIXTURES / f"{fixture}.ipynb"))
+    written = [write(reference_gru(), REFERENCE / "gru.ipynb"), write(reference_rnn_lm(), REFERENCE / "rnn_lm.ipynb")]
+    for exercise, students in (("gru", GRU_STUDENTS), ("rnn_lm", RNN_STUDENTS)):
+        for student, (fixture, build) in students.items():
+            written.append(write(build(), SUBMISSIONS / student / f"{exercise}.ipynb"))
+            written.append(write(build(), FIXTURES / f"{fixture}.ipynb"))
     for path in written:
         print(path.relative_to(ROOT))
 

@@ -323,7 +323,7 @@ def _stem(name: str) -> tuple[str, str]:
     return prefix, stem
 
 
-def parse_layout(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int) -> Layout:
+def parse_layout(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int, what: str = "GRU") -> Layout:
     """Sort each parameter into input weights, hidden weights, [x, h] weights or biases, by its shape alone."""
     widths = {size_in: "x", hidden: "h", size_in + hidden: "xh"}
     units: list[Unit] = []
@@ -340,7 +340,7 @@ def parse_layout(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: i
             if rows in widths and cols % hidden == 0:
                 units.append(Unit(name, widths[rows], value.T, cols // hidden, transposed=True))
                 continue
-        return Layout(units, f"parameter '{name}' {shape_text(value.shape)} has no place in a GRU with"
+        return Layout(units, f"parameter '{name}' {shape_text(value.shape)} has no place in a {what} with"
                              f" input size {size_in} and hidden size {hidden}")
     weights = {_stem(unit.name): u for u, unit in enumerate(units) if unit.kind != "bias"}
     stems = [_stem(unit.name) for unit in units if unit.kind != "bias"]
@@ -375,7 +375,7 @@ def _source(unit: Unit, chunk: int, hidden: int, part: str = "", transposed: boo
     return text + (" (transposed)" if unit.transposed or transposed else "")
 
 
-def _weight_blocks(layout: Layout, hidden: int, size_in: int, square_t: bool, hx: bool,
+def weight_blocks(layout: Layout, hidden: int, size_in: int, square_t: bool, hx: bool,
                    ) -> tuple[dict[tuple[int, int], torch.Tensor], dict[tuple[int, int], torch.Tensor]]:
     """[H, I] input blocks and [H, H] hidden blocks keyed by (unit, chunk), under the given layout flags."""
     blocks_x, blocks_h = {}, {}
@@ -493,7 +493,7 @@ def gru_unroll(form: Form, mapping: Mapping, x: torch.Tensor, h: torch.Tensor) -
     return torch.stack(outputs, dim=1)
 
 
-def _gap(actual: torch.Tensor, expected: torch.Tensor) -> float:
+def tolerance_gap(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """How far outside the tolerance the worst element is (≤ 0: equal)."""
     return float(((actual - expected).abs() - (ATOL + RTOL * expected.abs())).max())
 
@@ -526,13 +526,13 @@ def search(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int, x:
         return result
     x, h, output = x.double(), h.double(), output.double()
     for flags in layout.flags():
-        blocks = _weight_blocks(layout, hidden, size_in, *flags)
+        blocks = weight_blocks(layout, hidden, size_in, *flags)
         for x_gate, h_gate in _gate_assignments(layout, gates):
             for bias in _bias_assignments(layout, gates, x_gate, h_gate):
                 mapping = _mapping(layout, gates, blocks, x_gate, h_gate, bias, hidden, flags)
                 for form in forms:
                     result.tried += 1
-                    gap = _gap(output, gru_step(form, mapping, x, h))
+                    gap = tolerance_gap(output, gru_step(form, mapping, x, h))
                     if gap <= 0:
                         result.form, result.mapping = form, mapping
                         return result
@@ -660,7 +660,7 @@ def shapes(ctx: CheckContext) -> Outcome:
                                                              f" {sentence(problems[0])}", problems=problems)
 
 
-def _recorded_params(data: ProbeData, key: str, infos: list[ParamInfo]) -> list[tuple[str, torch.Tensor]] | None:
+def recorded_params(data: ProbeData, key: str, infos: list[ParamInfo]) -> list[tuple[str, torch.Tensor]] | None:
     values = [data.tensors.get(f"{key}/param/{i}") for i in range(len(infos))]
     if any(value is None for value in values):
         return None
@@ -683,7 +683,7 @@ def cached_search(data: ProbeData, key: str, *args: Any, **kwargs: Any) -> Searc
 def identify(data: ProbeData, inputs: dict[str, torch.Tensor], run: CellRun, key: str) -> tuple[SearchResult, str]:
     """The standard form matching the cell at `key`, or a failed search and a sentence saying what differs."""
     _, _, size_in, hidden = run.config
-    params = _recorded_params(data, f"{key}/cell", run.params)
+    params = recorded_params(data, f"{key}/cell", run.params)
     output = data.tensors.get(f"{key}/cell/out_many")
     if params is None or output is None:
         return SearchResult(), _error(data, f"{key}/cell", ("construct", "forward", "many")) or data.errors.get(
@@ -762,7 +762,7 @@ def _layer_reference(data: ProbeData, run: LayerRun, key: str, inputs: dict) -> 
     if run.has_cell:
         return None, _error(data, f"{key}/layer", ("unroll",)) or "its GRUCell could not be stepped over time", None
     _, _, size_in, hidden = run.config
-    params = _recorded_params(data, f"{key}/layer", run.params)
+    params = recorded_params(data, f"{key}/layer", run.params)
     outputs = data.tensors.get(f"{key}/layer/outputs")
     if not params or outputs is None:
         return None, "it holds no GRUCell and no parameters the grader can read", None
@@ -811,7 +811,7 @@ def _layer_problem(data: ProbeData, run: LayerRun, key: str, inputs: dict) -> st
                f"{first_difference(last, outputs[:, -1], ATOL, RTOL)}"
     if found is None and run.params:
         _, _, size_in, hidden = run.config
-        params = _recorded_params(data, f"{key}/layer", run.params)
+        params = recorded_params(data, f"{key}/layer", run.params)
         x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
         if params:
             found = cached_search(data, f"{key}/layer", params, size_in, hidden, x[:, 0], h0, outputs[:, 0],
