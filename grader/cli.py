@@ -12,16 +12,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import data, report
+from grader import data, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
-from grader.grade import BatchPlan, Job, Options, grade_batch, grade_one
+from grader.grade import BatchPlan, Job, Options, SandboxRequired, grade_batch, grade_one, isolation_problem
 from grader.results import GradeResult
 from grader.rubric import RubricError, load_rubric, load_rubrics
 
 console = Console()
 errors = Console(stderr=True)
-PROBLEM_STATUSES = {"invalid_notebook", "error", "timeout", "kernel_died"}
+PROBLEM_STATUSES = {"invalid_notebook", "error", "timeout", "kernel_died", "memory_limit"}
 
 
 def _devices(gpus: str | None) -> list[str]:
@@ -71,8 +71,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     devices = _devices(args.gpus)
     workers = args.workers or (len(devices) if devices != ["cpu"] else 1)
+    # --student regrades the students named even when their stored results are still valid.
     options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick,
-                      keep_workdirs=args.keep_workdirs)
+                      keep_workdirs=args.keep_workdirs, require_sandbox=args.require_sandbox,
+                      memory_limit_mb=args.memory_limit_mb, force=args.force or bool(args.student),
+                      course_root=course.root)
+    not_isolated = isolation_problem(options)
+    if not_isolated:
+        errors.print(f"[bold red]NOT ISOLATED[/]: {not_isolated}. Student notebooks will run with your user's full "
+                     "access to files and network; use --require-sandbox to refuse instead.", highlight=False)
     jobs = [Job(submission, rubrics[submission.exercise]) for submission in found.submissions]
     console.print(f"Grading {len(jobs)} notebooks ({len({j.submission.student for j in jobs})} students) "
                   f"on {', '.join(devices)} with {workers} worker(s){' in quick mode' if args.quick else ''}.")
@@ -83,11 +90,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
             failed = result.status in PROBLEM_STATUSES
             progress.update(task, advance=1, failures=progress.tasks[task].fields["failures"] + failed)
 
-        grade_batch(BatchPlan(jobs=jobs, devices=devices, workers=workers), options, on_result)
-    stored, problems = report.load_results(out_dir)
+        try:
+            grade_batch(BatchPlan(jobs=jobs, devices=devices, workers=workers), options, on_result)
+        finally:
+            # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
+            stored, problems = report.load_results(out_dir)
+            report.write_summary(out_dir, stored, course.rubrics, problems)
     for line in problems:
         errors.print(f"[yellow]skipped[/] {line}")
-    report.write_summary(out_dir, stored, course.rubrics, problems)
     console.print(_class_table(stored))
     console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}")
     return 0
@@ -117,7 +127,7 @@ def _check_table(result: GradeResult) -> Table:
 
 def _print_cell_problems(result: GradeResult) -> None:
     for cell in result.execution.cells:
-        if cell.status in ("error", "timeout", "kernel_died"):
+        if cell.status in ("error", "timeout", "kernel_died", "memory_limit"):
             where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
             source = f"  →  {cell.error_source}" if cell.error_source else ""
             console.print(f"[red]{where}[/]: {cell.error_name}: {cell.error_message}{source}")
@@ -210,6 +220,16 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Whether kernels will be isolated here, and why not; with --require-sandbox, fail when they will not."""
+    report_lines = sandbox.doctor()
+    for ok, line in report_lines:
+        console.print(f"[green]ok[/]   {line}" if ok else f"[red]FAIL[/] {line}", highlight=False)
+    isolated = all(ok for ok, _ in report_lines)
+    console.print(sandbox.describe(), highlight=False)
+    return 0 if isolated or not args.require_sandbox else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description=__doc__)
     parser.add_argument("--course", type=Path, help="folder holding rubrics/ and reference/ (default: here, else the grader's checkout)")
@@ -224,7 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1 (default: all visible)")
     grade.add_argument("--quick", action="store_true", help="small data, for a fast pass")
     grade.add_argument("--keep-workdirs", action="store_true", help="keep each work dir for debugging")
+    grade.add_argument("--force", action="store_true", help="regrade even when a stored result is still valid")
+    grade.add_argument("--require-sandbox", action="store_true",
+                       help="refuse to run notebooks when they cannot be isolated (no bubblewrap)")
+    grade.add_argument("--memory-limit-mb", type=int, help="memory limit per notebook (default: the rubric's)")
     grade.set_defaults(run=cmd_grade)
+
+    doctor = commands.add_parser("doctor", help="check whether student notebooks will run isolated here")
+    doctor.add_argument("--require-sandbox", action="store_true", help="exit 1 when they will not")
+    doctor.set_defaults(run=cmd_doctor)
 
     check = commands.add_parser("check", help="self-check one notebook before submitting")
     check.add_argument("notebook", type=Path)
@@ -267,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
+        return 2
+    except SandboxRequired as error:
+        errors.print(f"refused: {error}", highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:
         errors.print("interrupted: results graded so far are kept in the output folder")

@@ -1,19 +1,29 @@
-"""Execute stage: run a notebook's code cells in a fresh kernel, then the probe cell, recording every cell."""
+"""Execute stage: run a notebook's code cells in a fresh kernel, then the probe cell, recording every cell.
+
+The kernel is untrusted. It runs under limits: time per cell (interrupt, then go on), per notebook, and for the whole
+run (a kernel that ignores interrupts is killed); memory and process count over its whole process tree, polled from
+here. A kernel that dies is replaced: a fresh kernel re-runs the cells before the fatal one, skips it, runs the rest
+and is probed, so work after a crash still counts. When a run ends, every process the notebook started is killed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import re
+import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import IO, Any, Callable
 
 import nbformat
+import psutil
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 from nbclient import NotebookClient
@@ -25,28 +35,238 @@ from grader.rubric import Timeouts
 
 STDOUT_CAP = 20_000
 TRACEBACK_CAP = 8_000
+OUTPUT_CAP_BYTES = 2 * 2**20  # of one cell's outputs the grader keeps; an endless print loop must not fill its memory
 INTERRUPT_GRACE_S = 10.0
 STARTUP_TIMEOUT_S = 60.0
+MAX_REPLAYS = 2
+PROCESS_LIMIT = 256
+PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process; past this many, resident memory is used
+POLL_S = 0.1
+STDERR_TAIL = 4_000
+IPC_PATH_MAX = 100  # a Unix socket path must fit in 108 bytes
+RUN_MARKER = "GRADER_KERNEL_RUN"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TRUNCATED = "\n… [the grader stopped recording this cell's output here: over {cap} MiB] …\n"
+MiB = 2**20
 
 
 @dataclass
 class KernelLaunch:
-    """How to start the kernel process: a command prefix (a sandbox) and its environment."""
+    """How to start the kernel process: a command prefix (a sandbox), its environment, and whether it is isolated."""
 
     prefix: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    isolated: bool = False
+    isolation: str = ""
+
+
+class _StderrTail:
+    """Drains the kernel's stderr in a thread, keeping only its tail: enough to explain a kernel that never started."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.text = b""
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            self.text = (self.text + chunk)[-STDERR_TAIL:]
+
+    def last_line(self) -> str:
+        lines = [line for line in self.text.decode(errors="replace").splitlines() if line.strip()]
+        return ANSI.sub("", lines[-1].strip())[:300] if lines else ""
 
 
 class _GraderKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel is this Python's ipykernel, optionally behind a launch prefix."""
+    """This Python's ipykernel, optionally behind a launch prefix; interrupts travel as messages, not signals.
+
+    Behind bubblewrap the kernel is in its own PID namespace: a signal to the process we started would reach bwrap,
+    not the kernel. `on_launch` is told the process as soon as it exists, so it is watched from its first second.
+    """
 
     launch_prefix: list[str] = []
+    on_launch: Callable[[subprocess.Popen], None] = staticmethod(lambda process: None)
 
     @property
     def kernel_spec(self) -> KernelSpec:
         argv = [*self.launch_prefix, sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        return KernelSpec(argv=argv, display_name="grader", language="python", interrupt_mode="signal")
+        return KernelSpec(argv=argv, display_name="grader", language="python", interrupt_mode="message")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        assert self.provisioner is not None
+        self.on_launch(self.provisioner.process)
+
+
+class _CappedClient(NotebookClient):
+    """A notebook client that keeps at most OUTPUT_CAP_BYTES of outputs per cell and clips errors."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.output_bytes: dict[int, int] = {}
+        self._readers: set[asyncio.Task] = set()
+
+    async def _async_poll_output_msg(self, parent_msg_id: str, cell: nbformat.NotebookNode, cell_index: int) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._readers.add(task)
+        try:
+            await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
+        finally:
+            self._readers.discard(task)
+
+    async def async_execute_cell(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().async_execute_cell(*args, **kwargs)
+        except CellTimeoutError:
+            # nbclient leaves a timed-out cell's output reader running; it would steal later cells' messages.
+            for task in list(self._readers):
+                task.cancel()
+            raise
+
+    execute_cell = run_sync(async_execute_cell)
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        content = msg.get("content", {})
+        if msg["msg_type"] == "error":
+            content["evalue"] = clip(str(content.get("evalue", "")), TRACEBACK_CAP)
+            content["traceback"] = [clip(str(line), TRACEBACK_CAP) for line in content.get("traceback", [])[-40:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self.output_bytes.get(cell_index, 0)
+        self.output_bytes[cell_index] = used + size
+        if used + size <= OUTPUT_CAP_BYTES:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= OUTPUT_CAP_BYTES:
+            outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED.format(cap=OUTPUT_CAP_BYTES // MiB)))
+        return None
+
+
+def _same_process(pid: int, created: float) -> psutil.Process | None:
+    """The process `pid`, unless it ended and the number now belongs to another one."""
+    try:
+        process = psutil.Process(pid)
+        return process if abs(process.create_time() - created) < 0.01 else None
+    except psutil.Error:
+        return None
+
+
+class ProcessWatch:
+    """Polls the kernel's process tree for memory and process count; over a limit, it kills the kernel.
+
+    Resident memory (cheap) is summed first; only when that sum reaches the limit is the proportional set size read,
+    so pages that forked workers share with the kernel count once. RLIMIT_AS is not used: it breaks CUDA.
+    """
+
+    def __init__(self, memory_limit_bytes: int | None, kill: Callable[[], None], marker: str):
+        self.memory_limit_bytes = memory_limit_bytes
+        self.kill = kill
+        self.marker = marker
+        self.peak_bytes = 0
+        self.tripped = ""
+        self.tripped_bytes = 0
+        self.seen: dict[int, float] = {}
+        self.started = time.time()
+        self._root: psutil.Process | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, process: subprocess.Popen) -> None:
+        try:
+            self._root = psutil.Process(process.pid)
+        except psutil.Error:
+            return
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set() and not self.tripped:
+            self.poll()
+            self._stop.wait(POLL_S)
+
+    def _tree(self) -> list[psutil.Process]:
+        assert self._root is not None
+        try:
+            return [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def poll(self) -> None:
+        tree = self._tree()
+        if len(tree) > PROCESS_LIMIT:
+            self._remember(tree)
+            self._trip("process_limit", 0)
+            return
+        self._remember(tree)
+        used = _sum_memory(tree, "rss")
+        if self.memory_limit_bytes and used >= self.memory_limit_bytes and len(tree) <= PSS_PROCESS_CAP:
+            used = _sum_memory(tree, "pss")
+        self.peak_bytes = max(self.peak_bytes, used)
+        if self.memory_limit_bytes and used >= self.memory_limit_bytes:
+            self._trip("memory_limit", used)
+
+    def _remember(self, tree: list[psutil.Process]) -> None:
+        for process in tree:
+            if process.pid not in self.seen:
+                try:
+                    self.seen[process.pid] = process.create_time()
+                except psutil.Error:
+                    pass
+
+    def _trip(self, reason: str, used: int) -> None:
+        self.tripped, self.tripped_bytes = reason, used
+        self.kill()
+
+    def kill_all(self) -> None:
+        """Kill every process the kernel was seen to start, and any that still carries this run's marker."""
+        for pid, created in list(self.seen.items()):
+            process = _same_process(pid, created)
+            if process is not None:
+                _kill(process)
+        for process in psutil.process_iter(["create_time"]):
+            if (process.info["create_time"] or 0) < self.started - 1:
+                continue
+            try:
+                if process.environ().get(RUN_MARKER) == self.marker:
+                    _kill(process)
+            except psutil.Error:
+                continue
+
+
+def _sum_memory(tree: list[psutil.Process], kind: str) -> int:
+    total = 0
+    for process in tree:
+        try:
+            info = process.memory_full_info() if kind == "pss" else process.memory_info()
+        except psutil.Error:
+            continue
+        total += getattr(info, kind, info.rss)
+    return total
+
+
+def _kill(process: psutil.Process) -> None:
+    try:
+        process.kill()
+    except psutil.Error:
+        pass
+
+
+def _exit_description(process: subprocess.Popen | None) -> str:
+    code = process.poll() if process is not None else None
+    if code is None:
+        return ""
+    if code < 0 or code > 128:
+        number = -code if code < 0 else code - 128
+        try:
+            return f" (killed by signal {number}, {signal.Signals(number).name})"
+        except ValueError:
+            return f" (killed by signal {number})"
+    return f" (exit code {code})"
 
 
 @dataclass
@@ -133,11 +353,11 @@ def seed_source(seed: int) -> str:
 
 
 class _Watchdog:
-    """Kills the kernel's process group when the whole run outlives its deadline (a kernel that ignores interrupts)."""
+    """Kills the kernel when the whole attempt outlives its deadline (a kernel that ignores interrupts)."""
 
     def __init__(self, seconds: float, kill: Callable[[], None]):
         self.fired = False
-        self._timer = threading.Timer(seconds, self._fire, args=(kill,))
+        self._timer = threading.Timer(max(seconds, 1.0), self._fire, args=(kill,))
         self._timer.daemon = True
 
     def _fire(self, kill: Callable[[], None]) -> None:
@@ -152,10 +372,21 @@ class _Watchdog:
         self._timer.cancel()
 
 
-class NotebookRunner:
-    """Runs one notebook cell by cell; every cell runs even after one raised."""
+def _runtime_dir(workdir: Path, attempt: int) -> Path | None:
+    """Where this attempt's connection file and ipc sockets go; None when the path is too long for a socket."""
+    folder = workdir / ".kernel" / str(attempt)
+    if len(str(folder / "kernel-00000")) > IPC_PATH_MAX:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
 
-    def __init__(self, notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, launch: KernelLaunch):
+
+class NotebookRunner:
+    """One kernel's run over the notebook: cells in `skip` are left out; every other cell runs even after one raised."""
+
+    def __init__(self, notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, launch: KernelLaunch,
+                 memory_limit_mb: int | None = None, attempt: int = 0, skip: frozenset[int] = frozenset()):
         self.notebook = copy.deepcopy(notebook)
         # nbclient stores every executed cell back at its index: grader cells get a slot past the student's.
         self.grader_slot = len(self.notebook.cells)
@@ -163,9 +394,21 @@ class NotebookRunner:
         self.timeouts = timeouts
         self.launch = launch
         self.workdir = workdir
+        self.skip = skip
+        self.marker = secrets.token_hex(8)
+        self.watch = ProcessWatch(memory_limit_mb * MiB if memory_limit_mb else None, self.kill_kernel, self.marker)
+        self.memory_limit_mb = memory_limit_mb
+        self.stderr: _StderrTail | None = None
         manager = _GraderKernelManager()
         manager.launch_prefix = launch.prefix
-        self.client = NotebookClient(
+        manager.on_launch = self._launched
+        runtime = _runtime_dir(workdir, attempt)
+        if runtime is not None:
+            # Sockets in the work dir, not TCP ports: no network inside the sandbox, and no port other users can reach.
+            manager.transport = "ipc"
+            manager.ip = str(runtime / "kernel")
+            manager.connection_file = str(runtime / "connection.json")
+        self.client = _CappedClient(
             self.notebook,
             km=manager,
             timeout=int(timeouts.cell),
@@ -173,44 +416,84 @@ class NotebookRunner:
             interrupt_on_timeout=False,
             startup_timeout=int(STARTUP_TIMEOUT_S),
             record_timing=False,
+            shutdown_kernel="immediate",
             resources={"metadata": {"path": str(workdir)}},
         )
         self.kernel_dead = False
+        self.fatal_index: int | None = None
+        self.current_index: int | None = None
+
+    def _launched(self, process: subprocess.Popen) -> None:
+        if process.stderr is not None:
+            self.stderr = _StderrTail(process.stderr)
+        self.watch.start(process)
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        provisioner = getattr(self.client.km, "provisioner", None)
+        return getattr(provisioner, "process", None)
 
     def kill_kernel(self) -> None:
-        """SIGKILL the kernel's whole process group."""
+        """SIGKILL the kernel's process group and every process it was seen to start."""
         provisioner = getattr(self.client.km, "provisioner", None)
         pgid = getattr(provisioner, "pgid", None)
         try:
             if pgid:
                 os.killpg(pgid, signal.SIGKILL)
-            elif provisioner is not None and provisioner.process is not None:
-                provisioner.process.kill()
+            elif self.process is not None:
+                self.process.kill()
         except (ProcessLookupError, PermissionError):
             pass
+        self.watch.kill_all()
+
+    def env(self) -> dict[str, str]:
+        return {**self.launch.env, RUN_MARKER: self.marker}
 
     def _run_source(self, source: str, timeout: float) -> nbformat.NotebookNode:
         cell = nbformat.v4.new_code_cell(source)
         self.client.timeout = max(1, int(timeout))
+        self.client.output_bytes.pop(self.grader_slot, None)
         self.client.execute_cell(cell, self.grader_slot, store_history=False)
         return cell
 
     def _recover_from_timeout(self) -> bool:
         """Interrupt the kernel; True when it answers again within the grace period."""
-        run_sync(self.client.km.interrupt_kernel)()
+        # The timed-out cell's cancelled output reader can swallow one later IOPub message; nbclient would then wait
+        # its full iopub_timeout for this empty cell's output.
+        iopub_timeout, self.client.iopub_timeout = self.client.iopub_timeout, 1
         try:
+            run_sync(self.client.km.interrupt_kernel)()
             self._run_source("pass", INTERRUPT_GRACE_S)
-        except (CellTimeoutError, DeadKernelError):
+        except (CellTimeoutError, DeadKernelError, RuntimeError):
             self.kill_kernel()
             self.kernel_dead = True
             return False
+        finally:
+            self.client.iopub_timeout = iopub_timeout
         return True
+
+    def _died(self, number: int, duration: float) -> CellRecord:
+        """The record of a cell during which the kernel died or was stopped for a limit."""
+        self.kernel_dead = True
+        if self.watch.tripped == "memory_limit":
+            used = self.watch.tripped_bytes / MiB
+            return CellRecord(number=number, status="memory_limit", duration_s=duration, error_name="MemoryLimit",
+                              error_message=f"the notebook's processes used {used:.0f} MiB, over the "
+                                            f"{self.memory_limit_mb} MiB memory limit, so the kernel was stopped")
+        if self.watch.tripped == "process_limit":
+            return CellRecord(number=number, status="kernel_died", duration_s=duration, error_name="ProcessLimit",
+                              error_message=f"the notebook started more than {PROCESS_LIMIT} processes at once, "
+                                            "so the kernel was stopped")
+        return CellRecord(number=number, status="kernel_died", duration_s=duration, error_name="KernelDied",
+                          error_message=f"the kernel process died while this cell ran{_exit_description(self.process)}")
 
     def _timed_cell(self, index: int, deadline: float) -> CellRecord:
         cell = self.notebook.cells[index]
         number = index + 1
         remaining = deadline - time.monotonic()
         self.client.timeout = max(1, int(min(self.timeouts.cell, remaining)))
+        self.client.output_bytes.pop(index, None)
+        self.current_index = index
         started = time.monotonic()
         try:
             self.client.execute_cell(cell, index)
@@ -218,33 +501,36 @@ class NotebookRunner:
             duration = time.monotonic() - started
             limit = "cell" if self.timeouts.cell <= remaining else "notebook"
             responsive = self._recover_from_timeout()
+            if not responsive and self.watch.tripped:
+                return self._died(number, duration)
             message = f"stopped after {duration:.0f}s: the {limit} time limit is {self._limit_s(limit):.0f}s"
             if not responsive:
                 message += "; the cell ignored the interrupt, so the kernel was stopped"
             return CellRecord(number=number, status="timeout", duration_s=duration, error_name="Timeout",
                               error_message=message, stdout=_text_of(cell.get("outputs", [])))
         except DeadKernelError:
-            self.kernel_dead = True
-            return CellRecord(number=number, status="kernel_died", duration_s=time.monotonic() - started,
-                              error_name="KernelDied", error_message="the kernel process died while this cell ran")
+            return self._died(number, time.monotonic() - started)
         return cell_record(number, cell, time.monotonic() - started)
 
     def _limit_s(self, which: str) -> float:
         return self.timeouts.cell if which == "cell" else self.timeouts.notebook
 
-    def run_cells(self, record: ExecutionRecord) -> None:
-        """Run the student's code cells within the notebook deadline."""
+    def run_cells(self) -> dict[int, CellRecord]:
+        """Run the student's code cells within the notebook deadline; records keyed by cell index."""
         deadline = time.monotonic() + self.timeouts.notebook
+        records: dict[int, CellRecord] = {}
         for index, cell in enumerate(self.notebook.cells[: self.grader_slot]):
-            if cell.cell_type != "code":
+            if cell.cell_type != "code" or index in self.skip:
                 continue
             if self.kernel_dead or time.monotonic() >= deadline:
-                record.cells.append(CellRecord(number=index + 1, status="not_run"))
+                records[index] = CellRecord(number=index + 1, status="not_run")
                 continue
-            cell_result = self._timed_cell(index, deadline)
-            record.cells.append(cell_result)
-            if cell_result.status == "timeout" and time.monotonic() >= deadline - 1:
+            records[index] = self._timed_cell(index, deadline)
+            if self.kernel_dead and time.monotonic() < deadline:
+                self.fatal_index = index
+            if records[index].status == "timeout" and time.monotonic() >= deadline - 1:
                 deadline = time.monotonic()
+        return records
 
     def run_probe(self, source: str) -> ProbeRecord:
         """Run the grader's probe cell in the same kernel."""
@@ -259,8 +545,9 @@ class NotebookRunner:
                                message=f"the probe did not finish within {self.timeouts.probe:.0f}s")
         except DeadKernelError:
             self.kernel_dead = True
+            reason = "the memory limit stopped the kernel" if self.watch.tripped == "memory_limit" else "the kernel died"
             return ProbeRecord(status="error", duration_s=time.monotonic() - started,
-                               message="the kernel died while the grader probed the notebook")
+                               message=f"{reason} while the grader probed the notebook")
         duration = time.monotonic() - started
         error = _error_of(cell.get("outputs", []))
         if error is not None:
@@ -269,10 +556,51 @@ class NotebookRunner:
         return ProbeRecord(status="ok", duration_s=duration)
 
 
+@dataclass
+class _Attempt:
+    """What one kernel's run produced."""
+
+    records: dict[int, CellRecord]
+    probe: ProbeRecord | None
+    fatal_index: int | None
+    watchdog_fired: bool
+    peak_bytes: int
+    start_error: str = ""
+
+
+def _attempt(runner: NotebookRunner, seed: int, probe_source: Callable[[], str] | None, budget_s: float) -> _Attempt:
+    """Start a kernel, seed it, run the cells; probe only if the kernel survived them. Every process dies after."""
+    records: dict[int, CellRecord] = {}
+    probe: ProbeRecord | None = None
+    with _Watchdog(budget_s, runner.kill_kernel) as watchdog:
+        try:
+            with runner.client.setup_kernel(cwd=str(runner.workdir), env=runner.env(),
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE):
+                runner._run_source(seed_source(seed), max(runner.timeouts.cell, STARTUP_TIMEOUT_S))
+                records = runner.run_cells()
+                if probe_source is not None and runner.fatal_index is None:
+                    probe = runner.run_probe(probe_source())
+                runner.watch.poll()  # the tree as it is now, before shutdown orphans its background processes
+        except DeadKernelError:
+            runner.kernel_dead = True
+        except RuntimeError as error:
+            detail = runner.stderr.last_line() if runner.stderr else ""
+            return _Attempt({}, None, None, watchdog.fired, runner.watch.peak_bytes,
+                            f"{error}{f' ({detail})' if detail else ''}")
+        finally:
+            runner.watch.stop()
+            runner.kill_kernel()
+    if watchdog.fired:
+        runner.fatal_index = None
+    return _Attempt(records, probe, runner.fatal_index, watchdog.fired, runner.watch.peak_bytes)
+
+
 def _overall_status(record: ExecutionRecord) -> tuple[str, str]:
-    for cell in record.cells:
-        if cell.status == "kernel_died":
-            return "kernel_died", f"the kernel died in cell {cell.number}"
+    for status, text in (("memory_limit", "the memory limit stopped the kernel in cell {}"),
+                         ("kernel_died", "the kernel died in cell {}")):
+        for cell in record.cells:
+            if cell.status == status:
+                return status, text.format(cell.number) + (f": {cell.error_message}" if cell.error_message else "")
     for cell in record.cells:
         if cell.status == "timeout":
             return "timeout", f"cell {cell.number} hit the time limit: {cell.error_message}"
@@ -282,6 +610,14 @@ def _overall_status(record: ExecutionRecord) -> tuple[str, str]:
     return "completed", ""
 
 
+def _replay_message(skipped: list[int]) -> str:
+    numbers = ", ".join(str(index + 1) for index in skipped)
+    many = len(skipped) > 1
+    return (f"after the kernel stopped, a fresh kernel re-ran the cells before cell{'s' if many else ''} {numbers}, "
+            f"skipped {'them' if many else 'it'} and ran the rest, so the work after "
+            f"{'them' if many else 'it'} could still be graded")
+
+
 def execute(
     notebook: nbformat.NotebookNode,
     workdir: Path,
@@ -289,29 +625,43 @@ def execute(
     seed: int,
     probe_source: Callable[[], str] | None = None,
     launch: KernelLaunch | None = None,
+    memory_limit_mb: int | None = None,
 ) -> Execution:
-    """Run every code cell, then the probe cell built by `probe_source()` (called only once the cells are done)."""
-    runner = NotebookRunner(notebook, workdir, timeouts, launch or KernelLaunch())
-    record = ExecutionRecord()
+    """Run every code cell, then the probe cell built by `probe_source()` (called only once the cells are done).
+
+    When the kernel dies in a cell (or is stopped for a limit), up to MAX_REPLAYS fresh kernels replay the cells
+    before it, skip it and run the rest; the records of cells after a fatal one come from the replay.
+    """
+    launch = launch or KernelLaunch()
+    record = ExecutionRecord(isolated=launch.isolated, isolation=launch.isolation)
     started = time.monotonic()
     whole_run_s = STARTUP_TIMEOUT_S + timeouts.notebook + timeouts.probe + 3 * INTERRUPT_GRACE_S
-    with _Watchdog(whole_run_s, runner.kill_kernel) as watchdog:
-        try:
-            with runner.client.setup_kernel(cwd=str(workdir), env=runner.launch.env):
-                runner._run_source(seed_source(seed), timeouts.cell)
-                runner.run_cells(record)
-                if probe_source is not None:
-                    record.probe = runner.run_probe(probe_source())
-        except DeadKernelError:
-            runner.kernel_dead = True
-        except RuntimeError as error:
-            record.status, record.message = "kernel_died", f"the kernel could not be started: {error}"
-            record.duration_s = time.monotonic() - started
-            return Execution(record=record, notebook=runner.notebook)
+    cells: dict[int, CellRecord] = {}
+    skipped: list[int] = []
+    outcome: _Attempt | None = None
+    for attempt in range(MAX_REPLAYS + 1):
+        runner = NotebookRunner(notebook, workdir, timeouts, launch, memory_limit_mb, attempt, frozenset(skipped))
+        outcome = _attempt(runner, seed, probe_source, whole_run_s)
+        record.memory_peak_mb = round(max(record.memory_peak_mb, outcome.peak_bytes / MiB), 1)
+        if outcome.start_error:
+            break
+        cells.update({i: cell for i, cell in outcome.records.items() if i > max(skipped, default=-1)})
+        record.probe = outcome.probe or record.probe
+        if outcome.fatal_index is None or attempt == MAX_REPLAYS:
+            break
+        skipped.append(outcome.fatal_index)
+    assert outcome is not None
+    record.cells = [cells[index] for index in sorted(cells)]
     record.duration_s = time.monotonic() - started
     record.status, record.message = _overall_status(record)
-    if watchdog.fired:
+    if outcome.start_error:
+        record.status, record.message = "kernel_died", f"the kernel could not be started: {outcome.start_error}"
+    elif outcome.watchdog_fired:
         record.status = "timeout"
         record.message = f"the whole run exceeded {whole_run_s:.0f}s and the kernel was stopped"
+    if skipped:
+        record.replayed = True
+        record.replay_message = _replay_message(skipped)
+        record.message = f"{record.message}; {record.replay_message}"
     runner.notebook.cells.pop()
     return Execution(record=record, notebook=runner.notebook)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -18,19 +19,26 @@ from time import monotonic
 from typing import Callable
 
 import torch
+from pydantic import ValidationError
 
 import grader
-from grader import data, probe, registry, report
+from grader import data, gradebook, probe, registry, report, sandbox
 from grader.check import CheckContext, run_checks
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, execute
+from grader.gradebook import Fingerprint
 from grader.results import Environment, GradeResult
 from grader.rubric import Rubric
 from grader.score import score
 from grader.stage import InvalidNotebook, stage
 
 EXECUTION_SEED = 0
+SANDBOXED = "bubblewrap sandbox: read-only system, no network, only its work dir writable"
 log = logging.getLogger("grader")
+
+
+class SandboxRequired(Exception):
+    """--require-sandbox was given and no sandbox can be made here; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,11 @@ class Options:
     device: str = "cpu"
     keep_workdirs: bool = False
     check_device: str = "cpu"
+    isolate: bool = True
+    require_sandbox: bool = False
+    memory_limit_mb: int | None = None
+    force: bool = False
+    course_root: Path | None = None
 
 
 @dataclass
@@ -66,21 +79,53 @@ def environment(options: Options) -> Environment:
                        grader_version=grader.__version__, quick=options.quick)
 
 
-def kernel_launch(options: Options, extra_env: dict[str, str]) -> KernelLaunch:
-    """The kernel sees only its assigned GPU (or none), plus what the staged datasets need."""
-    env = {**os.environ, **extra_env}
+def memory_limit_mb(rubric: Rubric, options: Options) -> int:
+    return options.memory_limit_mb or rubric.memory_limit_mb
+
+
+def isolation_problem(options: Options) -> str:
+    """Why kernels will not be isolated ('' when they will); raises SandboxRequired when isolation is required."""
+    if not options.isolate:
+        problem = "isolation was turned off for this run"
+    else:
+        problem = sandbox.availability().reason
+    if problem and options.require_sandbox:
+        raise SandboxRequired(f"isolation is required (--require-sandbox) but {problem}")
+    return problem
+
+
+def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], submission: Submission,
+                  memory_mb: int) -> KernelLaunch:
+    """The kernel sees only its assigned GPU (or none), what the staged datasets need, and (sandboxed) its work dir."""
+    env = dict(os.environ)
     env["CUDA_VISIBLE_DEVICES"] = options.device.removeprefix("cuda:") if options.device.startswith("cuda:") else ""
     env["PYTHONHASHSEED"] = "0"
-    return KernelLaunch(env=env)
+    env = sandbox.kernel_env(env, workdir, extra_env)
+    problem = isolation_problem(options)
+    if problem:
+        return KernelLaunch(env=env, isolated=False, isolation=f"not isolated: {problem}")
+    secret_roots = [Path(options.out_dir).resolve()]
+    if options.course_root is not None:
+        secret_roots.append(Path(options.course_root).resolve())
+    if submission.notebook is not None:
+        secret_roots.append(submission.notebook.resolve().parent.parent)
+    layout = sandbox.Layout(
+        workdir=workdir,
+        readable=sandbox.python_paths(secret_roots) + sandbox.symlink_targets(workdir),
+        hidden=sandbox.hidden_course_paths(options.course_root) + secret_roots,
+        shm_bytes=memory_mb * 2**20,
+    )
+    return KernelLaunch(prefix=sandbox.bwrap_prefix(sandbox.availability().bwrap, layout), env=env, isolated=True,
+                        isolation=SANDBOXED)
 
 
 def _probe_problem(execution: Execution) -> str:
     record = execution.record
-    if record.status == "kernel_died":
+    if record.probe.status == "ok":
+        return ""
+    if record.status in ("kernel_died", "memory_limit") and record.probe.status == "not_run":
         return record.message or "the kernel died before the grader could look at the notebook"
-    if record.probe.status != "ok":
-        return f"the grader's probe did not complete ({record.probe.message})"
-    return ""
+    return f"the grader's probe did not complete ({record.probe.message})"
 
 
 def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options) -> None:
@@ -102,8 +147,10 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             probe_dirs.append(probe.write_plan(plan, staged.workdir))
             return probe.cell_source(rubric.module_name, probe_dirs[-1])
 
+        memory_mb = memory_limit_mb(rubric, options)
+        launch = kernel_launch(options, staged.workdir, data_env, submission, memory_mb)
         execution = execute(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
-                            kernel_launch(options, data_env))
+                            launch, memory_mb)
         result.execution = execution.record
         problem = _probe_problem(execution)
         measured = None
@@ -117,8 +164,8 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
                                device=options.check_device)
         runs = run_checks(context)
         result.checks, result.score = score(rubric, runs)
-        result.status = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died"}.get(
-            execution.record.status, "error")
+        result.status = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
+                         "memory_limit": "memory_limit"}.get(execution.record.status, "error")
         result.message = execution.record.message
         crashed = [run.spec.id for run in runs if run.crashed]
         if crashed:
@@ -145,6 +192,8 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options) -> Grade
             _run_pipeline(result, submission, rubric, options)
         except data.DataMissing as missing:
             result.status, result.message = "error", f"{missing}."
+        except SandboxRequired as required:
+            result.status, result.message = "error", f"not graded: {required}."
         except OSError as error:
             result.status, result.message = "invalid_notebook", f"the file cannot be read ({error.strerror})."
         except Exception as error:  # noqa: BLE001 - one notebook must never stop the batch
@@ -154,7 +203,44 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options) -> Grade
             _log_failure(options.out_dir, submission, traceback.format_exc())
     result.duration_s = round(monotonic() - started, 3)
     report.write_result(options.out_dir, result)
+    if submission.notebook is not None and result.notebook_sha256:
+        gradebook.record(options.out_dir, result, fingerprint(submission, rubric, options, result.notebook_sha256))
     return result
+
+
+def _sha256_or_empty(path: Path | None) -> str:
+    return _sha256(path) if path is not None and path.is_file() else ""
+
+
+def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebook_sha: str = "") -> Fingerprint:
+    """Everything a stored result depends on; a rerun reuses the result only while all of it is unchanged."""
+    assert submission.notebook is not None
+    reference = options.course_root / "reference" / f"{rubric.exercise}.ipynb" if options.course_root else None
+    module_file = getattr(registry.load_module(rubric.module_name), "__file__", None)
+    settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options)}
+    return Fingerprint(
+        notebook_sha256=notebook_sha or _sha256(submission.notebook),
+        rubric_sha256=hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),
+        reference_sha256=_sha256_or_empty(reference),
+        module_sha256=_sha256_or_empty(Path(module_file) if module_file else None),
+        grader_version=grader.__version__,
+        settings=json.dumps(settings, sort_keys=True),
+    )
+
+
+def stored_result(submission: Submission, rubric: Rubric, options: Options) -> GradeResult | None:
+    """The stored result of this (student, exercise) when nothing it depends on changed since; else None."""
+    if options.force or submission.notebook is None:
+        return None
+    try:
+        current = fingerprint(submission, rubric, options)
+        if gradebook.latest_hash(options.out_dir, submission.student, submission.exercise) != current.content_hash:
+            return None
+        json_path, _ = report.result_paths(options.out_dir, submission.student, submission.exercise)
+        result = GradeResult.model_validate_json(json_path.read_bytes())
+    except (OSError, ValueError, ValidationError):
+        return None
+    return result if result.notebook_sha256 == current.notebook_sha256 else None
 
 
 def _log_failure(out_dir: Path, submission: Submission, text: str) -> None:
@@ -202,15 +288,28 @@ class BatchPlan:
 
 
 def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None]) -> list[GradeResult]:
-    """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook."""
+    """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook.
+
+    A job whose stored result is still valid (same content hash, see `stored_result`) is not graded again.
+    """
+    reused: list[GradeResult] = []
+    pending: list[Job] = []
+    for job in plan.jobs:
+        stored = stored_result(job.submission, job.rubric, options)
+        if stored is None:
+            pending.append(job)
+        else:
+            reused.append(stored)
+            on_result(stored)
+    plan = BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers)
     if plan.workers <= 1:
         single = Options(**{**options.__dict__, "device": plan.devices[0], "check_device": plan.devices[0]})
         results = []
         for job in plan.jobs:
             results.append(grade_one(job.submission, job.rubric, single))
             on_result(results[-1])
-        return results
-    return _grade_in_pool(plan, options, on_result)
+        return reused + results
+    return reused + _grade_in_pool(plan, options, on_result)
 
 
 def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Options,

@@ -23,7 +23,8 @@ from grader.rubric import Rubric
 FIXED_COLUMNS = ["student", "exercise", "score", "max_score", "status"]
 TRAILING_COLUMNS = ["percent", "duration_s", "message"]
 NO_CHECK_VALUES = ("not_submitted", "invalid_notebook")
-STATUSES: tuple[GradeStatus, ...] = ("graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died")
+STATUSES: tuple[GradeStatus, ...] = ("graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died",
+                                      "memory_limit")
 DETAIL_ITEMS_CAP = 20
 DETAIL_TEXT_CAP = 400
 MESSAGE_CAP = 1_500
@@ -44,6 +45,8 @@ STATUS_EXPLANATIONS: dict[str, str] = {
              "if the message below looks like a problem with the grader rather than your code, tell your TA.",
     "timeout": "Your notebook ran past its time limit and was stopped. Cells after that point did not run, "
                "and checks that needed them earned no points.",
+    "memory_limit": "Your notebook used more memory than it is allowed, so the grader stopped it in the cell named "
+                    "below. Look for a tensor or list that grows much larger than you meant it to.",
     "kernel_died": "The Python process running your notebook crashed (often from running out of memory, or a crash "
                    "inside a native library). Cells after that point did not run, and checks that needed them "
                    "earned no points.",
@@ -377,11 +380,17 @@ def index_html(results: list[GradeResult], rubrics: dict[str, Rubric], problems:
         students=len({row.student for row in rows}),
         problems=list(problems),
         statuses=STATUSES,
+        not_isolated=sum(_ran_unisolated(result) for result in results),
         chart={"width": HISTOGRAM_BINS * (HISTOGRAM_BAR_WIDTH + HISTOGRAM_GAP), "bar": HISTOGRAM_BAR_WIDTH,
                "axis": HISTOGRAM_TOP + HISTOGRAM_HEIGHT, "height": HISTOGRAM_TOP + HISTOGRAM_HEIGHT + 16},
         version=grader.__version__,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def _ran_unisolated(result: GradeResult) -> bool:
+    """A kernel ran for this result outside the sandbox."""
+    return result.execution.status != "not_run" and not result.execution.isolated
 
 
 def write_summary(
@@ -471,6 +480,7 @@ def student_html(result: GradeResult, show_hidden: bool = True) -> str:
         probe_explanation=PROBE_EXPLANATIONS.get(result.execution.probe.status, ""),
         message_cap=MESSAGE_CAP,
         footer=_footer(result),
+        not_isolated=_ran_unisolated(result),
     )
 
 

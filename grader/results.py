@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-CellStatus = Literal["ok", "error", "timeout", "kernel_died", "not_run"]
-ExecutionStatus = Literal["completed", "timeout", "kernel_died", "not_run"]
-GradeStatus = Literal["graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died"]
+CellStatus = Literal["ok", "error", "timeout", "kernel_died", "memory_limit", "not_run"]
+ExecutionStatus = Literal["completed", "timeout", "kernel_died", "memory_limit", "not_run"]
+GradeStatus = Literal["graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died", "memory_limit"]
 
 
 class CellRecord(BaseModel):
@@ -37,6 +37,11 @@ class ExecutionRecord(BaseModel):
     duration_s: float = 0.0
     cells: list[CellRecord] = []
     probe: ProbeRecord = ProbeRecord()
+    isolated: bool = False
+    isolation: str = Field("", description="how the kernel was isolated, or why it was not")
+    memory_peak_mb: float = Field(0.0, description="peak memory of the kernel's process tree")
+    replayed: bool = Field(False, description="the kernel died and a fresh one re-ran the notebook around that cell")
+    replay_message: str = ""
 
 
 class CheckRecord(BaseModel):
