@@ -241,6 +241,7 @@ def _probe_model(namespace: dict, names: dict, spec: dict, predict_spec: dict, s
 
     run: dict[str, Any] = {}
     length = spec["sequence_length"]
+    torch.set_num_threads(1)   # the models are tiny: one thread is faster, and parallel graders do not thrash
     _seed_everything(seed)
     built, dataset = rec.attempt("learn/dataset", namespace[names["dataset"]], length, list(spec["documents"]))
     if not built:
