@@ -590,15 +590,14 @@ def constructible(ctx: CheckContext) -> Outcome:
     runs = [(f"{ctx.plan.spec[f'{which}_class']}{tuple(run.config[2:])}", run, f"{group}/{i}/{which}")
             for which, field_name in (("cell", "cells"), ("layer", "layers"))
             for group, group_runs in getattr(data.values, field_name).items() for i, run in enumerate(group_runs)]
-    failed = [f"{name} {_error(data, key, ('construct',)) or 'did not return an nn.Module'}"
+    failed = [sentence(f"{name}: {_error(data, key, ('construct',)) or 'it did not return an nn.Module'}")
               for name, run, key in runs if not run.constructed]
-    total = len(runs) + len(problems)
-    if not problems and not failed:
-        return Outcome.passed(f"GRUCell and GRU constructed for all {plural(len(runs) // 2, 'configuration')}.")
-    first = problems[0] if problems else sentence(failed[0])
-    return Outcome.partial((total - len(problems) - len(failed)) / (2 * len(ctx.plan.spec["configs"]) +
-                                                                     2 * len(ctx.plan.spec["square"])) if total else 0,
-                           f"{len(problems) + len(failed)} problem(s): {first}")
+    expected = 2 * (len(ctx.plan.spec["configs"]) + len(ctx.plan.spec["square"]))
+    built = len(runs) - len(failed)
+    if built == expected:
+        return Outcome.passed(f"GRUCell and GRU constructed for all {plural(expected // 2, 'configuration')}.")
+    return Outcome.partial(built / expected, f"{expected - built} of {expected} constructions failed."
+                                             f" {(problems + failed)[0]}")
 
 
 def _cell_shape_problem(data: ProbeData, run: CellRun, key: str) -> str | None:
@@ -606,6 +605,8 @@ def _cell_shape_problem(data: ProbeData, run: CellRun, key: str) -> str | None:
     error = _error(data, f"{key}/cell")
     if error or not run.constructed:
         return error or "it could not be constructed"
+    if not run.output_kind:
+        return "its forward did not run"
     if run.output_kind != "tensor":
         hint = ": a GRU has a single state h (no cell state c), return the new h alone" \
             if run.output_kind.startswith(("tuple", "list")) else ""
