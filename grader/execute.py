@@ -137,8 +137,12 @@ class _CappedClient(NotebookClient):
         self.output_bytes[cell_index] = used + size
         if used + size <= OUTPUT_CAP_BYTES:
             return super().output(outs, msg, display_id, cell_index)
-        if used <= OUTPUT_CAP_BYTES:
-            outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED.format(cap=OUTPUT_CAP_BYTES // MiB)))
+        if used > OUTPUT_CAP_BYTES:
+            return None
+        if msg["msg_type"] == "stream":
+            content["text"] = str(content.get("text", ""))[: OUTPUT_CAP_BYTES - used]
+            super().output(outs, msg, display_id, cell_index)
+        outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED.format(cap=OUTPUT_CAP_BYTES // MiB)))
         return None
 
 

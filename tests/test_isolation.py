@@ -1,0 +1,185 @@
+"""Isolation: a notebook sees only its work dir and its data, has no network, leaves no process behind, and cannot
+forge its result. The bubblewrap-specific checks skip (saying why) on a machine without bubblewrap; the fallback
+must then say NOT ISOLATED in every report.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import FIXTURES, ROOT, repo_rubric
+
+from grader import cli, sandbox
+from grader.discover import Submission
+from grader.grade import BatchPlan, Job, Options, grade_batch, grade_one
+from grader.results import GradeResult
+
+sys.path.insert(0, str(ROOT / "tools"))
+from make_adversarial_notebooks import MARKER, NETWORK_PORT, PWNED  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ISOLATED = sandbox.availability().available
+needs_bwrap = pytest.mark.skipif(not ISOLATED, reason=f"no sandbox here: {sandbox.availability().reason}")
+SECRET_VARIABLE = "GRADER_TEST_TA_TOKEN"
+BATCH = ["adversarial_reads_secrets", "adversarial_network", "adversarial_fake_results",
+         "adversarial_background_process", "conv1d_correct_slides"]
+# Writing outside the work dir is only attempted inside a sandbox: unsandboxed, it would really write there.
+if ISOLATED:
+    BATCH.insert(2, "adversarial_writes_outside")
+# Another student's work dir, next to the ones the grader creates.
+DECOY = Path(tempfile.gettempdir()) / f"grader-conv1d-{MARKER}-decoy"
+ESCAPES = [Path("/tmp") / f"{MARKER}-escape.txt", Path.home() / f"{MARKER}-escape.txt",
+           ROOT / "grader" / f"{MARKER}-escape.txt"]
+
+
+def rubric():
+    return repo_rubric("conv1d", timeouts={"cell": 10, "notebook": 60, "probe": 30})
+
+
+def survivors() -> list[psutil.Process]:
+    """Processes any notebook started with the corpus's marker in their command line."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(MARKER in part for part in process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory):
+    """Grade the corpus once, with a secret in the grader's environment and a listener on the host's loopback."""
+    out = tmp_path_factory.mktemp("isolation")
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", NETWORK_PORT))
+        listener.listen(8)
+        listener.settimeout(0)
+    except OSError:
+        listener.close()
+        listener = None
+    jobs = [Job(Submission(name, "conv1d", FIXTURES / f"{name}.ipynb"), rubric()) for name in BATCH]
+    DECOY.mkdir(exist_ok=True)
+    (DECOY / "conv1d.ipynb").write_text("another student's work")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SECRET_VARIABLE, "do-not-leak")
+        results = grade_batch(BatchPlan(jobs=jobs), Options(out_dir=out, secret="s", quick=True, course_root=ROOT),
+                              lambda result: None)
+    connections = 0
+    if listener is not None:
+        try:
+            while listener.accept():
+                connections += 1
+        except OSError:
+            pass
+        listener.close()
+    yield out, {result.student: result for result in results}, connections, listener is not None
+    shutil.rmtree(DECOY, ignore_errors=True)
+    for escape in ESCAPES:
+        escape.unlink(missing_ok=True)
+
+
+def stdout(result: GradeResult) -> str:
+    return "".join(cell.stdout for cell in result.execution.cells)
+
+
+def test_the_batch_went_on(batch) -> None:
+    _, results, _, _ = batch
+    assert sorted(results) == sorted(BATCH)
+    assert results["conv1d_correct_slides"].score == 100
+    assert results["adversarial_reads_secrets"].score == 100
+
+
+def test_environment_is_scrubbed(batch) -> None:
+    seen = stdout(batch[1]["adversarial_reads_secrets"])
+    assert f"{MARKER}-done" in seen
+    assert SECRET_VARIABLE not in seen and "'HOME'" in seen
+
+
+@needs_bwrap
+def test_rubrics_reference_and_neighbours_are_invisible(batch) -> None:
+    result = batch[1]["adversarial_reads_secrets"]
+    seen = stdout(result)
+    assert seen.count("HIDDEN") == 5, seen
+    # Only the work dir's parent is listable, and it holds the notebook's own work dir alone: no neighbours.
+    found = [line for line in seen.splitlines() if line.startswith("FOUND")]
+    assert len(found) == 1 and found[0].startswith("FOUND /tmp ['grader-conv1d-") and "," not in found[0], found
+    assert DECOY.name not in seen
+    assert result.execution.isolated
+
+
+@needs_bwrap
+def test_no_network(batch) -> None:
+    _, results, connections, listening = batch
+    seen = stdout(results["adversarial_network"])
+    assert "NETWORK-REACHED" not in seen and seen.count("NETWORK-BLOCKED") == 3
+    if listening:
+        assert connections == 0
+
+
+@needs_bwrap
+def test_nothing_written_outside_the_work_dir(batch) -> None:
+    seen = stdout(batch[1]["adversarial_writes_outside"])
+    # /tmp, the home folder and the work dir's parent are the work dir's own scratch space inside the sandbox.
+    assert seen.count("REFUSED") == 3 and "REFUSED /tmp" not in seen
+    assert not any(escape.exists() for escape in ESCAPES)
+    assert batch[1]["adversarial_writes_outside"].score == 100
+
+
+def test_fake_results_are_ignored_and_nothing_is_unpickled(batch) -> None:
+    out, results, _, _ = batch
+    forged = results["adversarial_fake_results"]
+    assert forged.score <= 20, forged.score  # what a Conv1D returning zeros earns honestly
+    assert not Path(PWNED).exists()
+    assert sorted(p.name for p in (out / "adversarial_fake_results").iterdir()) == ["conv1d.html", "conv1d.json"]
+
+
+def test_no_process_outlives_its_notebook(batch) -> None:
+    assert batch[1]["adversarial_background_process"].score == 100
+    assert survivors() == []
+
+
+def test_reports_say_whether_the_run_was_isolated(batch) -> None:
+    out, results, _, _ = batch
+    page = (out / "conv1d_correct_slides" / "conv1d.html").read_text(encoding="utf-8")
+    assert results["conv1d_correct_slides"].execution.isolated is ISOLATED
+    assert ("NOT ISOLATED" in page) is not ISOLATED
+
+
+def test_without_a_sandbox_it_runs_but_says_so_loudly(tmp_path: Path) -> None:
+    options = Options(out_dir=tmp_path, secret="s", quick=True, isolate=False)
+    result = grade_one(Submission("bg", "conv1d", FIXTURES / "adversarial_background_process.ipynb"), rubric(),
+                       options)
+    assert result.score == 100 and not result.execution.isolated
+    assert "not isolated" in result.execution.isolation
+    assert "NOT ISOLATED" in (tmp_path / "bg" / "conv1d.html").read_text(encoding="utf-8")
+    assert survivors() == []
+
+
+def test_require_sandbox_refuses_instead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(sandbox, "availability", lambda: sandbox.Availability(False, "bubblewrap is not installed"))
+    options = Options(out_dir=tmp_path, secret="s", quick=True, require_sandbox=True)
+    result = grade_one(Submission("s", "conv1d", FIXTURES / "conv1d_correct_slides.ipynb"), rubric(), options)
+    assert result.status == "error" and "isolation is required" in result.message
+    submissions = tmp_path / "submissions" / "s"
+    submissions.mkdir(parents=True)
+    (submissions / "conv1d.ipynb").write_bytes((FIXTURES / "conv1d_correct_slides.ipynb").read_bytes())
+    os.chdir(ROOT)
+    assert cli.main(["grade", str(tmp_path / "submissions"), "--out", str(tmp_path / "out"), "--quick",
+                     "--exercise", "conv1d", "--require-sandbox"]) == 2
+    assert "refused" in capsys.readouterr().err
+    assert cli.main(["doctor", "--require-sandbox"]) == 1
+
+
+@needs_bwrap
+def test_doctor_checks_the_sandbox_for_real(capsys) -> None:
+    assert cli.main(["doctor", "--require-sandbox"]) == 0
+    assert "FAIL" not in capsys.readouterr().out
