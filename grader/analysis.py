@@ -88,8 +88,14 @@ def missing_definition(notebook: nbformat.NotebookNode, execution: ExecutionReco
     return f"the notebook does not define {name}"
 
 
-def forbidden_references(notebook: nbformat.NotebookNode, class_names: list[str], forbidden: set[str]) -> list[Finding]:
-    """Forbidden names used by the given classes or by the top-level helpers they reach (imports included)."""
+def forbidden_references(notebook: nbformat.NotebookNode, class_names: list[str], forbidden: set[str],
+                         attributes_only: frozenset[str] = frozenset()) -> list[Finding]:
+    """Forbidden names used by the given classes or by the top-level helpers they reach (imports included).
+
+    Names in `attributes_only` count only as an attribute or an import (`nn.GRU`), never as a plain name, since a
+    student's own class may carry the same name (`GRU`).
+    """
+    forbidden = forbidden | attributes_only
     definitions = _top_level_definitions(parsed_cells(notebook))
     pending = [name for name in class_names if name in definitions]
     seen: set[str] = set()
@@ -105,7 +111,7 @@ def forbidden_references(notebook: nbformat.NotebookNode, class_names: list[str]
             hit = None
             if isinstance(child, ast.Attribute) and child.attr in forbidden:
                 hit = child.attr
-            elif isinstance(child, ast.Name) and child.id in forbidden:
+            elif isinstance(child, ast.Name) and child.id in forbidden - attributes_only:
                 hit = child.id
             elif isinstance(child, ast.alias) and child.name.split(".")[-1] in forbidden:
                 hit = child.name

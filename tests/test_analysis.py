@@ -50,3 +50,10 @@ def test_first_difference_names_index_and_values():
     assert first_difference(expected, expected, 1e-4, 1e-4) is None
     assert "shape [3, 2]" in first_difference(torch.zeros(3, 2), expected, 1e-4, 1e-4)
     assert "not finite" in first_difference(torch.full((2, 3), float("nan")), expected, 1e-4, 1e-4)
+
+
+def test_attribute_only_names_spare_the_students_own_class():
+    nb = notebook("import torch.nn as nn", "class GRU(nn.Module):\n    def forward(self, x):\n        return GRU.helper(x)",
+                  "class Model(nn.Module):\n    def __init__(self):\n        self.a = GRU()\n        self.b = nn.GRU(3, 4)")
+    [finding] = forbidden_references(nb, ["Model"], set(), attributes_only=frozenset({"GRU"}))
+    assert (finding.cell, finding.line) == (3, 4)

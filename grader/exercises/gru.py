@@ -10,7 +10,6 @@ gate order, fused or separate, transposed or not) and require equal outputs.
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
@@ -913,23 +912,11 @@ def _numel(shape: list[int]) -> int:
     return total
 
 
-def attribute_findings(ctx: CheckContext, class_names: list[str], forbidden_names: list[str],
-                       forbidden_attributes: list[str]):
-    """Forbidden names in the classes' source; names that the student's own classes also carry (nn.GRU vs GRU)
-    only count when written as an attribute or imported."""
-    findings = forbidden_references(ctx.notebook, class_names, set(forbidden_names))
-    for finding in forbidden_references(ctx.notebook, class_names, set(forbidden_attributes)):
-        code = finding.source.split("#")[0]
-        if re.search(rf"\.\s*{re.escape(finding.name)}\b|\bimport\b", code):
-            findings.append(finding)
-    return sorted(findings, key=lambda f: (f.cell, f.line))
-
-
 def from_scratch_outcome(ctx: CheckContext, class_names: list[str], forbidden_names: list[str],
                          forbidden_attributes: list[str], traced: list[list[str]], substrings: list[str],
                          what: str) -> Outcome:
     """Shared by the GRU and RNN exercises: no built-in recurrent layer named in the source or called at run time."""
-    static = attribute_findings(ctx, class_names, forbidden_names, forbidden_attributes)
+    static = forbidden_references(ctx.notebook, class_names, set(forbidden_names), frozenset(forbidden_attributes))
     names = " and ".join(class_names)
     if static:
         return Outcome.failed(f"{names} use a built-in {what}: {static[0].sentence()}.",
