@@ -40,7 +40,7 @@ INTERRUPT_GRACE_S = 10.0
 STARTUP_TIMEOUT_S = 60.0
 MAX_REPLAYS = 2
 PROCESS_LIMIT = 256
-PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process; past this many, resident memory is used
+PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process: only the largest this many are read
 POLL_S = 0.1
 STDERR_TAIL = 4_000
 IPC_PATH_MAX = 100  # a Unix socket path must fit in 108 bytes
@@ -208,8 +208,8 @@ class ProcessWatch:
             return
         self._remember(tree)
         used = _sum_memory(tree, "rss")
-        if self.memory_limit_bytes and used >= self.memory_limit_bytes and len(tree) <= PSS_PROCESS_CAP:
-            used = _sum_memory(tree, "pss")
+        if self.memory_limit_bytes and used >= self.memory_limit_bytes:
+            used = _sum_memory(_largest(tree, PSS_PROCESS_CAP), "pss")
         self.peak_bytes = max(self.peak_bytes, used)
         if self.memory_limit_bytes and used >= self.memory_limit_bytes:
             self._trip("memory_limit", used)
@@ -251,6 +251,20 @@ def _sum_memory(tree: list[psutil.Process], kind: str) -> int:
             continue
         total += getattr(info, kind, info.rss)
     return total
+
+
+def _largest(tree: list[psutil.Process], count: int) -> list[psutil.Process]:
+    """The `count` processes with the most resident memory (a fork bomb's many small copies are left out)."""
+    if len(tree) <= count:
+        return tree
+
+    def resident(process: psutil.Process) -> int:
+        try:
+            return process.memory_info().rss
+        except psutil.Error:
+            return 0
+
+    return sorted(tree, key=resident, reverse=True)[:count]
 
 
 def _kill(process: psutil.Process) -> None:
