@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import sqlite3
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -204,7 +205,11 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options) -> Grade
     result.duration_s = round(monotonic() - started, 3)
     report.write_result(options.out_dir, result)
     if submission.notebook is not None and result.notebook_sha256:
-        gradebook.record(options.out_dir, result, fingerprint(submission, rubric, options, result.notebook_sha256))
+        try:
+            gradebook.record(options.out_dir, result, fingerprint(submission, rubric, options, result.notebook_sha256))
+        except (sqlite3.Error, OSError):
+            # The result itself is stored; without its gradebook row it is only regraded on the next run.
+            _log_failure(options.out_dir, submission, traceback.format_exc())
     return result
 
 
