@@ -239,7 +239,7 @@ class TrainingLog:
 
 @dataclass
 class _Event:
-    kind: str                  # 'epoch', 'train', 'valid', 'test'
+    kind: str                  # 'epoch', 'train', 'valid', 'test', or 'hint' (a line naming a model)
     value: float
     cell: int
     hint: str
@@ -249,6 +249,8 @@ def _events(cell: int, stdout: str, source_hint: str) -> list[_Event]:
     events = []
     for line in re.split(r"[\r\n]+", stdout):
         line_hint = _hint(line) or source_hint
+        if _hint(line) and not EVENT.search(line):
+            events.append(_Event("hint", 0, cell, _hint(line)))  # 'Training the BiLSTM…': names the next run
         for match in EVENT.finditer(line):
             if match.group("epoch"):
                 events.append(_Event("epoch", int(match.group("epoch_number")), cell, line_hint))
@@ -268,12 +270,17 @@ class _LogBuilder:
     def __init__(self) -> None:
         self.runs: list[Run] = []
         self.current: Run | None = None
+        self.pending_hint = ""
         self.unassigned_tests: list[float] = []
 
     def _open(self, event: _Event) -> Run:
-        self.current = Run(cell=event.cell)
+        self.current = Run(cell=event.cell, hints=[self.pending_hint])
+        self.pending_hint = ""
         self.runs.append(self.current)
         return self.current
+
+    def hint(self, event: _Event) -> None:
+        self.pending_hint = event.hint
 
     def epoch(self, event: _Event) -> None:
         number = int(event.value)
@@ -288,7 +295,9 @@ class _LogBuilder:
         run.hints.append(event.hint)
 
     def accuracy(self, event: _Event) -> None:
-        run = self.current or self._open(event)
+        run = self.current
+        if run is None or (event.hint and run.hint and event.hint != run.hint):
+            run = self._open(event)  # without epoch numbers, only a change of model name shows a new run
         if not run.epochs:
             run.epochs.append(Epoch(1, explicit=False))
         epoch = run.epochs[-1]
@@ -309,11 +318,13 @@ class _LogBuilder:
             self.unassigned_tests.append(event.value)
             return
         target.test, target.test_cell = event.value, event.cell
+        if event.hint and not target.hint:
+            target.hints.append(event.hint)  # 'BiLSTM test: …' right after an unnamed run names it
         if target is self.current:
             self.current = None
 
     def feed(self, event: _Event) -> None:
-        {"epoch": self.epoch, "test": self.test}.get(event.kind, self.accuracy)(event)
+        {"epoch": self.epoch, "test": self.test, "hint": self.hint}.get(event.kind, self.accuracy)(event)
 
 
 def _assign(runs: list[Run]) -> dict[str, Run]:

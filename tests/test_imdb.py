@@ -1,0 +1,341 @@
+"""IMDb exercise: the training-log parser, the probe (in-process), each check on hand-made measurements, and the
+reference and fixture notebooks graded end to end in quick mode."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterator
+
+import nbformat
+import pytest
+import torch
+import torch.nn as nn
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import FIXTURES, ROOT, grade_notebook, message, points, repo_rubric
+from grader import data
+from grader.check import CheckContext, Outcome, run_check
+from grader.exercises import imdb
+from grader.probe import ProbeData
+from grader.probe_runtime import Recorder
+from grader.results import CellRecord, ExecutionRecord, GradeResult
+
+RUBRIC = repo_rubric("imdb")
+
+# --------------------------------------------------------------------------- helpers
+
+
+def context(cells: list[tuple[str, str]], models: list[dict[str, Any]] | None = None, labels: list[int] | None = None,
+            function_status: str = "ok", quick: bool = True) -> CheckContext:
+    """A check context from (source, printed output) cells and hand-made probe values."""
+    notebook = new_notebook(cells=[new_code_cell(source) for source, _ in cells])
+    execution = ExecutionRecord(status="completed", cells=[
+        CellRecord(number=index + 1, status="ok", stdout=stdout) for index, (_, stdout) in enumerate(cells)])
+    values = imdb.ProbeValues.model_validate({"function_status": function_status, "models": models or []})
+    plan = imdb.HeldBackPlan(spec={"function": "predict_sentiment", "texts": []}, labels=labels or [])
+    return CheckContext(rubric=RUBRIC, spec=RUBRIC.checks[0], plan=plan, probe=ProbeData(values, {}, {}),
+                        probe_problem="", execution=execution, notebook=notebook, quick=quick)
+
+
+def outcome(ctx: CheckContext, check_id: str) -> Outcome:
+    spec = next(spec for spec in RUBRIC.checks if spec.id == check_id)
+    run = run_check(replace(ctx, spec=spec))
+    assert not run.crashed, run.outcome.message
+    return run.outcome
+
+
+def tutorial_epochs(accuracies: list[tuple[float, float]]) -> str:
+    return "".join(f"Epoch: {n:02} | Epoch Time: 0m 4{n}s\n\tTrain Loss: 0.693 | Train Acc: {100 * t:.2f}%\n"
+                   f"\t Val. Loss: 0.690 |  Val. Acc: {100 * v:.2f}%\n" for n, (t, v) in enumerate(accuracies, 1))
+
+
+RNN_EPOCHS = [(0.50, 0.49), (0.51, 0.50), (0.50, 0.51), (0.52, 0.50), (0.52, 0.51)]
+LSTM_EPOCHS = [(0.65, 0.78), (0.80, 0.84), (0.85, 0.86), (0.87, 0.87), (0.89, 0.88)]
+TUTORIAL_CELLS = [
+    ("rnn_model = RNN(INPUT_DIM, 100, 256, 1)\nprint(count_parameters(rnn_model))\nfit(rnn_model)",
+     "The model has 2,592,105 trainable parameters\n" + tutorial_epochs(RNN_EPOCHS)),
+    ("loss, acc = evaluate(rnn_model, test_data)\nprint(...)", "Test Loss: 0.693 | Test Acc: 47.92%\n"),
+    ("lstm_model = BiLSTM(...)\nprint(count_parameters(lstm_model))\nfit(lstm_model)",
+     "The model has 4,810,857 trainable parameters\n" + tutorial_epochs(LSTM_EPOCHS)),
+    ("loss, acc = evaluate(lstm_model, test_data)\nprint(...)", "Test Loss: 0.340 | Test Acc: 85.30%\n"),
+]
+
+
+def rnn_module(vocab: int = 25_002, hidden: int = 256) -> nn.Module:
+    module = nn.Module()
+    module.embedding, module.rnn, module.fc = nn.Embedding(vocab, 100), nn.RNN(100, hidden), nn.Linear(hidden, 1)
+    return module
+
+
+def lstm_module(vocab: int = 25_002, hidden: int = 256, layers: int = 2) -> nn.Module:
+    module = nn.Module()
+    module.embedding = nn.Embedding(vocab, 100)
+    module.rnn = nn.LSTM(100, hidden, num_layers=layers, bidirectional=True)
+    module.fc = nn.Linear(2 * hidden, 1)
+    return module
+
+
+def model_record(module: nn.Module, kind: str, name: str, probabilities: list[float | None]) -> dict[str, Any]:
+    return {"names": [name], "kind": kind, **imdb._structure(module), "probabilities": probabilities}
+
+
+LABELS = [1, 0] * 200
+
+
+def predictions(accuracy: float, labels: list[int] = LABELS) -> list[float]:
+    """Probabilities that get the first `accuracy` share of the labels right."""
+    right = round(accuracy * len(labels))
+    return [(0.9 if label else 0.1) if index < right else (0.1 if label else 0.9) for index, label in enumerate(labels)]
+
+
+# --------------------------------------------------------------------------- parsing the outputs
+
+
+def test_tutorial_lines_parse_into_two_runs() -> None:
+    log = imdb.training_log(context(TUTORIAL_CELLS))
+    rnn, lstm = log.runs["rnn"], log.runs["lstm"]
+    assert [(e.number, e.train, e.valid) for e in rnn.epochs] == [(n, t, v) for n, (t, v) in enumerate(RNN_EPOCHS, 1)]
+    assert [e.valid for e in lstm.epochs] == [v for _, v in LSTM_EPOCHS]
+    assert (rnn.test, lstm.test) == (pytest.approx(0.4792), pytest.approx(0.853))
+    assert [count for count, _ in log.counts] == [2_592_105, 4_810_857]
+
+
+def test_fractions_other_separators_and_the_lstm_first() -> None:
+    lines = lambda epochs: "".join(f"epoch {n}/5 - loss=0.5 - train_acc={t:.4f} - val_loss=0.4 - val_acc={v:.4f}\n"  # noqa: E731
+                                   for n, (t, v) in enumerate(epochs, 1))
+    cells = [("history = fit(model_b)", "Trainable parameters (BiLSTM): 4810857\n" + lines(LSTM_EPOCHS)),
+             ("evaluate(model_b)", "BiLSTM test: loss=0.3 - test_acc=0.8530\n"),
+             ("history = fit(model_a)", lines(RNN_EPOCHS)),
+             ("evaluate(model_a)", "RNN test: loss=0.7 - test_acc=0.4792\n")]
+    log = imdb.training_log(context(cells))
+    assert log.runs["lstm"].test == pytest.approx(0.853) and log.runs["rnn"].test == pytest.approx(0.4792)
+    assert log.runs["lstm"].epochs[0].train == pytest.approx(0.65)
+    assert log.counts == [(4_810_857, "lstm")]
+
+
+def test_progress_bar_noise_and_repeated_epoch_lines() -> None:
+    noise = "".join(f"Epoch 1/5:  {p}%|###| {p}/100 [00:01<00:00, train acc: 0.{p:02d}]\r" for p in (10, 50, 99))
+    epochs = noise + "Epoch 1/5 done: train accuracy 0.61 | validation accuracy: 0.66\n" + "".join(
+        f"Epoch {n}/5 done: train accuracy 0.7{n} | validation accuracy: 0.8{n}\n" for n in range(2, 6))
+    cells = [("N_EPOCHS = 5\nprint('N_EPOCHS', N_EPOCHS)\nfit(rnn)", "N_EPOCHS 5\nepochs: 5\n" + epochs)]
+    run = imdb.training_log(context(cells)).runs["rnn"]
+    assert [(e.number, e.train, e.valid) for e in run.epochs] == [
+        (1, 0.61, 0.66), *((n, pytest.approx(0.7 + n / 100), pytest.approx(0.8 + n / 100)) for n in range(2, 6))]
+
+
+def test_lines_without_epoch_numbers_and_tests_printed_together_at_the_end() -> None:
+    plain = lambda epochs: "".join(f"train acc {100 * t:.1f} %, valid acc {100 * v:.1f} %\n" for t, v in epochs)  # noqa: E731
+    cells = [("train(rnn_net)", plain(RNN_EPOCHS)), ("train(lstm_net)", plain(LSTM_EPOCHS[:3])),
+             ("print(evaluate(rnn_net))", "Test Acc: 47.9%\n"), ("print(evaluate(lstm_net))", "Test Acc: 85.3%\n")]
+    log = imdb.training_log(context(cells))
+    assert len(log.runs["rnn"].epochs) == 5 and len(log.runs["lstm"].epochs) == 3
+    assert log.runs["rnn"].test == pytest.approx(0.479) and log.runs["lstm"].test == pytest.approx(0.853)
+
+
+def test_unnamed_runs_are_taken_in_order() -> None:
+    cells = [("fit(model)", tutorial_epochs(RNN_EPOCHS) + "Test Acc: 50.00%\n"),
+             ("fit(model)", tutorial_epochs(LSTM_EPOCHS) + "Test Acc: 85.00%\n")]
+    log = imdb.training_log(context(cells))
+    assert log.runs["rnn"].test == 0.5 and log.runs["lstm"].test == 0.85
+
+
+# --------------------------------------------------------------------------- the probe, in-process
+
+
+def test_probe_finds_models_by_structure_and_scores_them() -> None:
+    rnn, lstm, one_layer = rnn_module(50, 8), lstm_module(50, 8), lstm_module(50, 8, layers=1)
+    calls = []
+
+    def predict_sentiment(model: nn.Module, sentence: str) -> float:
+        calls.append(sentence)
+        return 0.9 if "good" in sentence else 0.1
+
+    namespace = {"rnn_model": rnn, "best": lstm, "lstm_model": lstm, "small": one_layer, "layer": nn.LSTM(4, 4),
+                 "_": lstm, "predict_sentiment": predict_sentiment, "text": "not a model"}
+    recorder = Recorder()
+    imdb.probe(namespace, {"function": "predict_sentiment", "texts": ["good", "bad", "good"], "max_candidates": 3,
+                           "seconds_per_model": 60}, {}, recorder)
+    values = imdb.ProbeValues.model_validate(recorder.values)
+    assert [(m.kind, m.names) for m in values.models] == [
+        ("rnn", ["rnn_model"]), ("bilstm", ["best", "lstm_model"]), ("lstm", ["small"])]
+    assert values.models[1].probabilities == [0.9, 0.1, 0.9] and len(calls) == 9
+    assert values.models[1].recurrent[0].num_layers == 2 and not lstm.training
+
+
+def test_probe_gives_up_on_a_predict_function_that_always_fails() -> None:
+    def predict_sentiment(model: nn.Module, sentence: str) -> float:
+        raise KeyError(sentence)
+
+    recorder = Recorder()
+    imdb.probe({"m": rnn_module(20, 4), "predict_sentiment": predict_sentiment},
+               {"function": "predict_sentiment", "texts": [f"review {i}" for i in range(50)], "max_candidates": 3,
+                "seconds_per_model": 60}, {}, recorder)
+    model = imdb.ProbeValues.model_validate(recorder.values).models[0]
+    assert model.probabilities == [None] * 5 and model.failures == 5
+    assert model.first_error.startswith("KeyError: 'review 0'") and "all failed" in model.stopped_early
+
+
+# --------------------------------------------------------------------------- checks on hand-made measurements
+
+
+def full_models(rnn_accuracy: float = 0.5, lstm_accuracy: float = 0.86) -> list[dict[str, Any]]:
+    return [model_record(rnn_module(), "rnn", "rnn_model", predictions(rnn_accuracy)),
+            model_record(lstm_module(), "bilstm", "lstm_model", predictions(lstm_accuracy))]
+
+
+def test_every_check_passes_on_a_tutorial_run() -> None:
+    ctx = context(TUTORIAL_CELLS, full_models(), LABELS, quick=False)
+    for check_id in ("rnn_trained", "rnn_report", "bilstm_trained", "bilstm_report", "param_count", "summary"):
+        assert outcome(ctx, check_id).fraction == 1.0, (check_id, outcome(ctx, check_id).message)
+    assert "re-measured `lstm_model` at 86.0% on 400 held-back reviews" in outcome(ctx, "bilstm_report").message
+    table = outcome(ctx, "summary").details["rnn_vs_bilstm"]
+    assert table["Trainable parameters"] == "RNN 2,592,105  |  BiLSTM 4,810,857"
+    assert table["Valid accuracy curve"] == "RNN ▂▂▂▂▂ 49.0% → 51.0%  |  BiLSTM ▅▆▆▆▇ 78.0% → 88.0%"
+    assert table["Test accuracy, re-measured by the grader"] == "RNN 50.0% (n=400)  |  BiLSTM 86.0% (n=400)"
+
+
+def test_full_mode_needs_80_percent() -> None:
+    result = outcome(context(TUTORIAL_CELLS, full_models(lstm_accuracy=0.75), LABELS, quick=False), "bilstm_trained")
+    assert result.fraction == 0 and result.message.endswith("scores 75.0% on 400 held-back reviews; it must reach 80.0%.")
+
+
+def test_unreproduced_accuracy_is_flagged() -> None:
+    cells = TUTORIAL_CELLS[:3] + [(TUTORIAL_CELLS[3][0], "Test Loss: 0.100 | Test Acc: 99.00%\n")]
+    result = outcome(context(cells, full_models(), LABELS), "bilstm_report")
+    assert result.fraction == 0 and result.details["flag"] == "printed test accuracy not reproduced"
+    assert result.message.startswith("The printed test accuracy 99.0% is not reproduced: `lstm_model` scores 86.0%")
+
+
+def test_missing_epoch_values_and_test_line_are_named() -> None:
+    cells = [(TUTORIAL_CELLS[0][0], TUTORIAL_CELLS[0][1].replace("\t Val. Loss: 0.690 |  Val. Acc: 51.00%\n", "", 1))]
+    result = outcome(context(cells, full_models(), LABELS), "rnn_report")
+    assert result.message.startswith("The RNN's per-epoch lines are incomplete: epoch 3 has no valid accuracy")
+    result = outcome(context(TUTORIAL_CELLS[:1], full_models(), LABELS), "rnn_report")
+    assert result.message.startswith("No test accuracy line")
+
+
+def test_predict_sentiment_problems_are_explained() -> None:
+    missing = outcome(context(TUTORIAL_CELLS, full_models(), LABELS, function_status="missing"), "bilstm_report")
+    assert "the notebook does not define predict_sentiment" in missing.message
+    logits = full_models()
+    logits[1]["probabilities"] = [4.0 * (p - 0.5) for p in logits[1]["probabilities"]]
+    result = outcome(context(TUTORIAL_CELLS, logits, LABELS), "bilstm_trained")
+    assert "returned 1.6, not a probability in [0, 1]: apply torch.sigmoid" in result.message
+
+
+def test_models_that_are_missing_or_too_shallow() -> None:
+    shallow = [model_record(lstm_module(layers=1), "lstm", "lstm_model", predictions(0.86))]
+    result = outcome(context(TUTORIAL_CELLS, shallow, LABELS), "bilstm_trained")
+    assert result.message == ("`lstm_model` holds an LSTM with num_layers=1 and bidirectional=True; the advanced model "
+                              "needs a bidirectional LSTM with at least 2 layers.")
+    assert outcome(context(TUTORIAL_CELLS, shallow, LABELS), "rnn_trained").message.startswith("No basic RNN was found")
+
+
+def test_parameter_count_hints() -> None:
+    frozen = full_models()
+    for param in frozen[1]["params"]:
+        param["trainable"] = not param["name"].startswith("embedding")
+    result = outcome(context(TUTORIAL_CELLS, frozen, LABELS), "param_count")
+    assert result.message == ("The notebook prints 4,810,857 trainable parameters, but `lstm_model` has 2,310,657: "
+                              "the printed number includes 2,500,200 frozen (requires_grad=False) parameters.")
+    no_count = [(source, output.replace("The model has 4,810,857 trainable parameters\n", ""))
+                for source, output in TUTORIAL_CELLS]
+    assert outcome(context(no_count[2:], full_models(), LABELS), "param_count").message.startswith(
+        "No parameter count was found")
+
+
+def test_counts_with_the_tutorial_sizes_layer_by_layer() -> None:
+    assert imdb.tutorial_count("rnn") == 2_592_105 and imdb.tutorial_count("bilstm") == 4_810_857
+    record = imdb.ModelRecord.model_validate(model_record(lstm_module(), "bilstm", "m", []))
+    assert imdb.breakdown(record) == {
+        "Embedding `embedding`": "25,002 × 100 = 2,500,200",
+        "LSTM `rnn` layer 1, forward": "1,024 × 100 + 1,024 × 256 + 1,024 + 1,024 = 366,592",
+        "LSTM `rnn` layer 1, backward": "1,024 × 100 + 1,024 × 256 + 1,024 + 1,024 = 366,592",
+        "LSTM `rnn` layer 2, forward": "1,024 × 512 + 1,024 × 256 + 1,024 + 1,024 = 788,480",
+        "LSTM `rnn` layer 2, backward": "1,024 × 512 + 1,024 × 256 + 1,024 + 1,024 = 788,480",
+        "Linear `fc`": "1 × 512 + 1 = 513",
+        "Total (trainable)": "4,810,857",
+    }
+    rnn = imdb.ModelRecord.model_validate(model_record(rnn_module(), "rnn", "m", []))
+    assert imdb.breakdown(rnn)["RNN `rnn` layer 1, forward"] == "256 × 100 + 256 × 256 + 256 + 256 = 91,648"
+
+
+def test_plan_draws_held_back_texts_and_keeps_the_labels(quick_cache: Path) -> None:
+    plan = imdb.make_plan(RUBRIC.probe, torch.Generator().manual_seed(1), quick=True)
+    again = imdb.make_plan(RUBRIC.probe, torch.Generator().manual_seed(1), quick=True)
+    other = imdb.make_plan(RUBRIC.probe, torch.Generator().manual_seed(2), quick=True)
+    assert len(plan.spec["texts"]) == RUBRIC.probe["sample"]["quick"] == len(plan.labels)
+    assert plan.spec["texts"] == again.spec["texts"] and plan.spec["texts"] != other.spec["texts"]
+    assert "labels" not in plan.spec and set(plan.labels) == {0, 1}
+
+
+# --------------------------------------------------------------------------- notebooks, end to end (quick mode)
+
+EXPECTED = {  # notebook → (score, {check id: points} where it loses points)
+    "reference": (10, {}),
+    "imdb_correct": (10, {}),
+    "imdb_one_layer": (8, {"bilstm_trained": 0}),
+    "imdb_rebuilt_model": (6, {"bilstm_trained": 0, "bilstm_report": 0}),
+    "imdb_three_epochs": (6, {"rnn_trained": 0, "bilstm_trained": 0}),
+    "imdb_weights_only_count": (8, {"param_count": 0}),
+}
+
+
+@pytest.fixture(scope="module")
+def quick_cache() -> Iterator[Path]:
+    # Outside /tmp: the kernel sandbox mounts a private scratch folder over /tmp.
+    cache = Path(tempfile.mkdtemp(prefix="grader-imdb-test-", dir="/var/tmp"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADER_CACHE", str(cache))
+        data.prepare({"imdb", "glove"}, quick=True)
+        yield cache
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def graded(quick_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
+    out = tmp_path_factory.mktemp("imdb-reports")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADER_CACHE", str(quick_cache))
+        results = {"reference": grade_notebook(ROOT / "reference" / "imdb.ipynb", RUBRIC, out, student="reference")}
+        for name in list(EXPECTED)[1:]:
+            results[name] = grade_notebook(FIXTURES / f"{name}.ipynb", RUBRIC, out, student=name)
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_notebook_scores(graded: dict[str, GradeResult], name: str) -> None:
+    result = graded[name]
+    score, lost = EXPECTED[name]
+    assert result.status == "graded", result.message
+    assert (result.score, {k: v for k, v in points(result).items() if v < 2 and k != "summary"}) == (score, lost), \
+        [(check.id, check.message) for check in result.checks]
+
+
+@pytest.mark.slow
+def test_notebook_messages(graded: dict[str, GradeResult]) -> None:
+    reference = message(graded["reference"], "bilstm_trained")
+    assert "`lstm_model` (2-layer bidirectional LSTM, hidden size 256) scores" in reference
+    assert "the bar is 77.0% in quick mode (the reference notebook's 87.0%" in reference
+    assert message(graded["imdb_one_layer"], "bilstm_trained").startswith("`lstm_model` holds an LSTM with num_layers=1")
+    rebuilt = graded["imdb_rebuilt_model"]
+    assert message(rebuilt, "bilstm_report").startswith("The printed test accuracy")
+    assert "is not reproduced: `lstm_model` scores" in message(rebuilt, "bilstm_report")
+    assert "the exercise asks for 5" in message(graded["imdb_three_epochs"], "rnn_trained")
+    assert message(graded["imdb_weights_only_count"], "param_count").endswith(
+        "the printed number leaves out the 2,049 bias values.")
+    summary = next(c for c in graded["imdb_correct"].checks if c.id == "summary").details["rnn_vs_bilstm"]
+    assert len([key for key in summary if key.startswith("Epoch")]) == 5
+
+
+@pytest.mark.slow
+def test_reference_is_near_its_recorded_quick_accuracy(graded: dict[str, GradeResult]) -> None:
+    """The rubric's quick_reference_accuracy must stay what the reference actually scores on the quick data."""
+    params = next(spec for spec in RUBRIC.checks if spec.id == "bilstm_trained").params
+    details = next(c for c in graded["reference"].checks if c.id == "bilstm_report").details
+    measured = float(details["re_measured"].split("%")[0]) / 100
+    assert abs(measured - params["quick_reference_accuracy"]) <= 0.05
