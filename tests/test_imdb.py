@@ -300,6 +300,9 @@ def graded(quick_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     out = tmp_path_factory.mktemp("imdb-reports")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADER_CACHE", str(quick_cache))
+        # One thread per kernel: on a shared 2-core runner, two OpenMP threads spin against other processes
+        # and the same notebook takes anywhere from 15 s to several minutes.
+        patch.setenv("OMP_NUM_THREADS", "1")
         results = {"reference": grade_notebook(ROOT / "reference" / "imdb.ipynb", RUBRIC, out, student="reference")}
         for name in list(EXPECTED)[1:]:
             results[name] = grade_notebook(FIXTURES / f"{name}.ipynb", RUBRIC, out, student=name)

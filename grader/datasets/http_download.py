@@ -18,11 +18,13 @@ from typing import Callable
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+from grader.data import DataMissing
+
 CHUNK_BYTES = 2**20
 USER_AGENT = "grader-data-fetch/1"
 
 
-class FetchError(Exception):
+class FetchError(DataMissing):
     """A download or extraction that cannot be used; the message says what went wrong and what to do."""
 
 
