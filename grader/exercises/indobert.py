@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,8 @@ class Evaluation:
         return ""
 
 
-_cache: tuple[ProbeData, str, Evaluation | EvaluationProblem] | None = None
+# The last submission's measurement; a weak reference, so its exported weights are freed once it is graded.
+_cache: tuple[weakref.ref[ProbeData], str, Evaluation | EvaluationProblem] | None = None
 
 
 def _staged(name: str, quick: bool) -> Path:
@@ -292,12 +294,12 @@ def evaluation(ctx: CheckContext) -> Evaluation:
     global _cache
     probe_data = ctx.data()
     key = ctx.plan.spec["eval_file"]
-    if _cache is None or _cache[0] is not probe_data or _cache[1] != key:
+    if _cache is None or _cache[0]() is not probe_data or _cache[1] != key:
         try:
             result: Evaluation | EvaluationProblem = _measure(ctx, probe_data)
         except EvaluationProblem as problem:
             result = problem
-        _cache = (probe_data, key, result)
+        _cache = (weakref.ref(probe_data), key, result)
     if isinstance(_cache[2], EvaluationProblem):
         raise _cache[2]
     return _cache[2]
