@@ -6,10 +6,14 @@ import ast
 import re
 from dataclasses import dataclass
 
-import nbformat
+from typing import TYPE_CHECKING
+
 import torch
 
 from grader.results import ExecutionRecord
+
+if TYPE_CHECKING:
+    import nbformat  # only the type: the probe imports this module inside the student's kernel
 
 MAGIC = re.compile(r"^\s*[%!]")
 

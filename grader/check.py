@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 
 from grader import registry
 from grader.probe import ProbeData, ProbePlan
 from grader.results import ExecutionRecord
 from grader.rubric import CheckSpec, Rubric
+
+if TYPE_CHECKING:
+    import nbformat  # only the type: the probe imports this module inside the student's kernel
 
 
 class ProbeUnavailable(Exception):

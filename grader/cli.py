@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 import tempfile
 from pathlib import Path
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -15,7 +16,8 @@ from rich.table import Table
 from grader import data, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
-from grader.grade import BatchPlan, Job, Options, SandboxRequired, grade_batch, grade_one, isolation_problem
+from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
+                          start_first)
 from grader.results import GradeResult
 from grader.rubric import RubricError, load_rubric, load_rubrics
 
@@ -24,13 +26,22 @@ errors = Console(stderr=True)
 PROBLEM_STATUSES = {"invalid_notebook", "error", "timeout", "kernel_died", "memory_limit"}
 
 
+def _visible_gpus() -> list[str]:
+    """GPU indices this process may use: $CUDA_VISIBLE_DEVICES when set, else every NVIDIA GPU the driver lists.
+
+    Read without importing torch, which would cost a second before the first kernel could start.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [index.strip() for index in visible.split(",") if index.strip() and not index.strip().startswith("-")]
+    driver = Path("/proc/driver/nvidia/gpus")
+    return [str(index) for index in range(len(list(driver.iterdir())))] if driver.is_dir() else []
+
+
 def _devices(gpus: str | None) -> list[str]:
     """--gpus 0,1 → ['cuda:0', 'cuda:1']; default: every visible GPU, else the CPU."""
-    if gpus:
-        return [f"cuda:{index.strip()}" for index in gpus.split(",") if index.strip()]
-    if torch.cuda.is_available():
-        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
-    return ["cpu"]
+    chosen = [index.strip() for index in gpus.split(",") if index.strip()] if gpus else _visible_gpus()
+    return [f"cuda:{index}" for index in chosen] or ["cpu"]
 
 
 def _progress() -> Progress:
@@ -60,8 +71,34 @@ def _class_table(results: list[GradeResult]) -> Table:
     return table
 
 
+def _start_while_validating(course: Course, plan: BatchPlan, options: Options) -> Launched | None:
+    """Launch the first notebook's kernel, then finish validating the rubrics while it boots.
+
+    The check types live in the exercise modules, which load torch: a second or more that the kernel's own start-up
+    (which loads torch too) now hides. A broken rubric still stops everything before any student code runs.
+    """
+    first = start_first(plan, options)
+    try:
+        course.check_types()
+        importlib.import_module("grader.summary")  # pandas, needed at the end: loaded now, while the kernel boots
+    except BaseException:
+        if first is not None:
+            first.close()
+        raise
+    return first
+
+
+def _write_summary(out_dir: Path, course: Course) -> tuple[list[GradeResult], list[str]]:
+    """Rebuild grades.csv and index.html from every stored result."""
+    from grader import summary  # pandas: not on the way to the first kernel (see _start_while_validating)
+
+    stored, problems = report.load_results(out_dir)
+    summary.write_summary(out_dir, stored, course.rubrics, problems)
+    return stored, problems
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
-    course = Course.load(args.course)
+    course = Course.load(args.course, check_types=False)
     rubrics = course.select(args.exercise)
     found = discover(args.submissions, list(rubrics), args.student)
     data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick)
@@ -81,6 +118,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         errors.print(f"[bold red]NOT ISOLATED[/]: {not_isolated}. Student notebooks will run with your user's full "
                      "access to files and network; use --require-sandbox to refuse instead.", highlight=False)
     jobs = [Job(submission, rubrics[submission.exercise]) for submission in found.submissions]
+    plan = BatchPlan(jobs=jobs, devices=devices, workers=workers)
+    first = _start_while_validating(course, plan, options)
     console.print(f"Grading {len(jobs)} notebooks ({len({j.submission.student for j in jobs})} students) "
                   f"on {', '.join(devices)} with {workers} worker(s){' in quick mode' if args.quick else ''}.")
     with _progress() as progress:
@@ -91,11 +130,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
             progress.update(task, advance=1, failures=progress.tasks[task].fields["failures"] + failed)
 
         try:
-            grade_batch(BatchPlan(jobs=jobs, devices=devices, workers=workers), options, on_result)
+            grade_batch(plan, options, on_result, first)
         finally:
             # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
-            stored, problems = report.load_results(out_dir)
-            report.write_summary(out_dir, stored, course.rubrics, problems)
+            stored, problems = _write_summary(out_dir, course)
     for line in problems:
         errors.print(f"[yellow]skipped[/] {line}")
     console.print(_class_table(stored))
@@ -134,15 +172,17 @@ def _print_cell_problems(result: GradeResult) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    course = Course.load(args.course)
+    course = Course.load(args.course, check_types=False)
     exercise = _exercise_of(args.notebook, args.exercise, course)
     rubric = course.rubrics[exercise]
     data.prepare(set(rubric.data), not args.full)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         out_dir = Path(scratch)
         options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full)
+        submission = Submission("you", exercise, args.notebook)
+        first = _start_while_validating(course, BatchPlan(jobs=[Job(submission, rubric)]), options)
         with console.status(f"Running {args.notebook.name} and checking it against the {exercise} rubric…"):
-            result = grade_one(Submission("you", exercise, args.notebook), rubric, options)
+            result = grade_one(submission, rubric, options, first)
     if result.status in ("invalid_notebook", "error"):
         errors.print(f"[red]{result.status}[/]: {result.message}")
         return 1

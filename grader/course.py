@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.rubric import Rubric, RubricError, load_rubrics
+from grader.rubric import Rubric, RubricError, check_types_known, load_rubrics
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,9 +28,21 @@ class Course:
     rubrics: dict[str, Rubric]
 
     @classmethod
-    def load(cls, explicit: Path | None = None) -> "Course":
+    def load(cls, explicit: Path | None = None, check_types: bool = True) -> "Course":
+        """The course's rubrics, validated; `check_types=False` leaves `check_types()` for later (it loads torch)."""
         root = find_course_root(explicit)
-        return cls(root=root, rubrics=load_rubrics(root / "rubrics"))
+        return cls(root=root, rubrics=load_rubrics(root / "rubrics", check_types))
+
+    def check_types(self) -> None:
+        """Every rubric's check types are registered by its exercise module; else one line per unknown type."""
+        lines: list[str] = []
+        for rubric in self.rubrics.values():
+            try:
+                check_types_known(rubric, str(self.root / "rubrics" / f"{rubric.exercise}.yaml"))
+            except RubricError as error:
+                lines.extend(error.lines)
+        if lines:
+            raise RubricError(lines)
 
     def reference_notebook(self, exercise: str) -> Path:
         return self.root / "reference" / f"{exercise}.ipynb"

@@ -354,7 +354,7 @@ def cell_record(number: int, cell: nbformat.NotebookNode, duration_s: float) -> 
 
 
 def seed_source(seed: int) -> str:
-    """Source of the hidden first cell that seeds every random generator the course uses."""
+    """Code the kernel runs as it starts (before it reports ready) to seed every random generator the course uses."""
     return (
         "import random as _g_random\n"
         f"_g_random.seed({seed})\n"
@@ -404,7 +404,7 @@ class NotebookRunner:
     """One kernel's run over the notebook: cells in `skip` are left out; every other cell runs even after one raised."""
 
     def __init__(self, notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, launch: KernelLaunch,
-                 memory_limit_mb: int | None = None, attempt: int = 0, skip: frozenset[int] = frozenset()):
+                 seed: int, memory_limit_mb: int | None = None, attempt: int = 0, skip: frozenset[int] = frozenset()):
         self.notebook = copy.deepcopy(notebook)
         # nbclient stores every executed cell back at its index: grader cells get a slot past the student's.
         self.grader_slot = len(self.notebook.cells)
@@ -437,9 +437,21 @@ class NotebookRunner:
             shutdown_kernel="immediate",
             resources={"metadata": {"path": str(workdir)}},
         )
+        self.client.extra_arguments = [f"--IPKernelApp.exec_lines={seed_source(seed)}"]
         self.kernel_dead = False
         self.fatal_index: int | None = None
         self.current_index: int | None = None
+
+    def start(self) -> None:
+        """Launch the kernel process without waiting for it: it boots and seeds itself while the caller works."""
+        try:
+            run_sync(self.client.async_start_new_kernel)(**self._start_arguments())
+        except RuntimeError:
+            # Not fatal here: the run retries the start and records why it failed, as for any kernel.
+            return
+
+    def _start_arguments(self) -> dict[str, Any]:
+        return {"cwd": str(self.workdir), "env": self.env(), "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
 
     def _launched(self, process: subprocess.Popen) -> None:
         if process.stderr is not None:
@@ -586,15 +598,15 @@ class _Attempt:
     start_error: str = ""
 
 
-def _attempt(runner: NotebookRunner, seed: int, probe_source: Callable[[], str] | None, budget_s: float) -> _Attempt:
-    """Start a kernel, seed it, run the cells; probe only if the kernel survived them. Every process dies after."""
+def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, budget_s: float) -> _Attempt:
+    """Start the kernel (unless already started), run the cells; probe only if the kernel survived them.
+
+    Every process dies after."""
     records: dict[int, CellRecord] = {}
     probe: ProbeRecord | None = None
     with _Watchdog(budget_s, runner.kill_kernel) as watchdog:
         try:
-            with runner.client.setup_kernel(cwd=str(runner.workdir), env=runner.env(),
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE):
-                runner._run_source(seed_source(seed), max(runner.timeouts.cell, STARTUP_TIMEOUT_S))
+            with runner.client.setup_kernel(**runner._start_arguments()):
                 records = runner.run_cells()
                 if probe_source is not None and runner.fatal_index is None:
                     probe = runner.run_probe(probe_source())
@@ -644,11 +656,13 @@ def execute(
     probe_source: Callable[[], str] | None = None,
     launch: KernelLaunch | None = None,
     memory_limit_mb: int | None = None,
+    first_kernel: NotebookRunner | None = None,
 ) -> Execution:
     """Run every code cell, then the probe cell built by `probe_source()` (called only once the cells are done).
 
     When the kernel dies in a cell (or is stopped for a limit), up to MAX_REPLAYS fresh kernels replay the cells
     before it, skip it and run the rest; the records of cells after a fatal one come from the replay.
+    `first_kernel` is the first kernel, already launched by `start_kernel` with the same arguments.
     """
     launch = launch or KernelLaunch()
     record = ExecutionRecord(isolated=launch.isolated, isolation=launch.isolation)
@@ -658,8 +672,11 @@ def execute(
     skipped: list[int] = []
     outcome: _Attempt | None = None
     for attempt in range(MAX_REPLAYS + 1):
-        runner = NotebookRunner(notebook, workdir, timeouts, launch, memory_limit_mb, attempt, frozenset(skipped))
-        outcome = _attempt(runner, seed, probe_source, whole_run_s)
+        if attempt == 0 and first_kernel is not None:
+            runner = first_kernel
+        else:
+            runner = NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb, attempt, frozenset(skipped))
+        outcome = _attempt(runner, probe_source, whole_run_s)
         record.memory_peak_mb = round(max(record.memory_peak_mb, outcome.peak_bytes / MiB), 1)
         if outcome.start_error:
             break
@@ -683,3 +700,11 @@ def execute(
         record.message = f"{record.message}; {record.replay_message}"
     runner.notebook.cells.pop()
     return Execution(record=record, notebook=runner.notebook)
+
+
+def start_kernel(notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, seed: int,
+                 launch: KernelLaunch | None = None, memory_limit_mb: int | None = None) -> NotebookRunner:
+    """Launch the first kernel for `execute(..., first_kernel=)` now, so that it boots while the grader does other work."""
+    runner = NotebookRunner(notebook, workdir, timeouts, launch or KernelLaunch(), seed, memory_limit_mb)
+    runner.start()
+    return runner

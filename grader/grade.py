@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import multiprocessing
@@ -19,19 +21,16 @@ from pathlib import Path
 from time import monotonic
 from typing import Callable
 
-import torch
 from pydantic import ValidationError
 
 import grader
-from grader import data, gradebook, probe, registry, report, sandbox
-from grader.check import CheckContext, run_checks
+from grader import data, gradebook, registry, report, sandbox
 from grader.discover import Submission
-from grader.execute import Execution, KernelLaunch, execute
+from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
 from grader.gradebook import Fingerprint
 from grader.results import Environment, GradeResult
 from grader.rubric import Rubric
-from grader.score import score
-from grader.stage import InvalidNotebook, stage
+from grader.stage import InvalidNotebook, Staged, stage
 
 EXECUTION_SEED = 0
 SANDBOXED = "bubblewrap sandbox: read-only system, no network, only its work dir writable"
@@ -76,7 +75,7 @@ def probe_seed(secret: str, notebook_sha: str, exercise: str) -> int:
 
 
 def environment(options: Options) -> Environment:
-    return Environment(python=platform.python_version(), torch=torch.__version__, device=options.device,
+    return Environment(python=platform.python_version(), torch=importlib.metadata.version("torch"), device=options.device,
                        grader_version=grader.__version__, quick=options.quick)
 
 
@@ -129,17 +128,57 @@ def _probe_problem(execution: Execution) -> str:
     return f"the grader's probe did not complete ({record.probe.message})"
 
 
-def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options) -> None:
-    """stage → execute → probe → check → score, filling `result` in place."""
+@dataclass
+class Launched:
+    """A submission staged in its work dir with its first kernel already launched (booting and seeding itself)."""
+
+    submission: Submission
+    staged: Staged
+    runner: NotebookRunner
+    launch: KernelLaunch
+    memory_mb: int
+
+    def close(self, keep_workdir: bool = False) -> None:
+        """Stop every process of the kernel and (unless kept for debugging) remove the work dir."""
+        self.runner.kill_kernel()
+        self.runner.watch.stop()
+        if not keep_workdir:
+            shutil.rmtree(self.staged.workdir, ignore_errors=True)
+
+
+def start(submission: Submission, rubric: Rubric, options: Options) -> Launched:
+    """stage, then launch the kernel; raises InvalidNotebook for a file that is not a usable notebook."""
     assert submission.notebook is not None
-    module = registry.load_module(rubric.module_name)
-    try:
-        staged = stage(submission.notebook, rubric.exercise)
-    except InvalidNotebook as invalid:
-        result.status, result.message = "invalid_notebook", f"{submission.notebook.name}: {invalid}."
-        return
+    staged = stage(submission.notebook, rubric.exercise)
     try:
         data_env = data.stage_into(staged.workdir, rubric.data, options.quick)
+        memory_mb = memory_limit_mb(rubric, options)
+        launch = kernel_launch(options, staged.workdir, data_env, submission, memory_mb)
+        runner = start_kernel(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb)
+    except BaseException:
+        shutil.rmtree(staged.workdir, ignore_errors=True)
+        raise
+    return Launched(submission, staged, runner, launch, memory_mb)
+
+
+def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options,
+                  launched: Launched | None) -> None:
+    """stage → execute → probe → check → score, filling `result` in place."""
+    assert submission.notebook is not None
+    if launched is None:
+        try:
+            launched = start(submission, rubric, options)
+        except InvalidNotebook as invalid:
+            result.status, result.message = "invalid_notebook", f"{submission.notebook.name}: {invalid}."
+            return
+    # These stages load torch (a second or more): imported once the kernel is booting, the two overlap.
+    from grader import probe
+    from grader.check import CheckContext, run_checks
+    from grader.score import score
+
+    staged = launched.staged
+    try:
+        module = registry.load_module(rubric.module_name)
         plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
                                                                  rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
@@ -148,10 +187,8 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             probe_dirs.append(probe.write_plan(plan, staged.workdir))
             return probe.cell_source(rubric.module_name, probe_dirs[-1])
 
-        memory_mb = memory_limit_mb(rubric, options)
-        launch = kernel_launch(options, staged.workdir, data_env, submission, memory_mb)
         execution = execute(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
-                            launch, memory_mb)
+                            launched.launch, launched.memory_mb, first_kernel=launched.runner)
         result.execution = execution.record
         problem = _probe_problem(execution)
         measured = None
@@ -173,12 +210,15 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             result.status = "error"
             result.message = f"the grader failed on check(s) {', '.join(crashed)}; the score may be too low"
     finally:
-        if not options.keep_workdirs:
-            shutil.rmtree(staged.workdir, ignore_errors=True)
+        launched.close(options.keep_workdirs)
 
 
-def grade_one(submission: Submission, rubric: Rubric, options: Options) -> GradeResult:
-    """Grade one (student, exercise); never raises: a grader failure becomes status 'error' with one sentence."""
+def grade_one(submission: Submission, rubric: Rubric, options: Options,
+              launched: Launched | None = None) -> GradeResult:
+    """Grade one (student, exercise); never raises: a grader failure becomes status 'error' with one sentence.
+
+    `launched` is this submission's work dir and kernel when `start_first` launched them early.
+    """
     started = monotonic()
     result = GradeResult(student=submission.student, exercise=submission.exercise, title=rubric.title,
                          status="error", max_score=rubric.max_score, environment=environment(options),
@@ -190,7 +230,7 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options) -> Grade
         result.notebook = str(submission.notebook)
         try:
             result.notebook_sha256 = _sha256(submission.notebook)
-            _run_pipeline(result, submission, rubric, options)
+            _run_pipeline(result, submission, rubric, options, launched)
         except data.DataMissing as missing:
             result.status, result.message = "error", f"{missing}."
         except SandboxRequired as required:
@@ -221,7 +261,8 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
     """Everything a stored result depends on; a rerun reuses the result only while all of it is unchanged."""
     assert submission.notebook is not None
     reference = options.course_root / "reference" / f"{rubric.exercise}.ipynb" if options.course_root else None
-    module_file = getattr(registry.load_module(rubric.module_name), "__file__", None)
+    spec = importlib.util.find_spec(rubric.module_name)
+    module_file = spec.origin if spec is not None else None
     settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options)}
     return Fingerprint(
         notebook_sha256=notebook_sha or _sha256(submission.notebook),
@@ -292,10 +333,34 @@ class BatchPlan:
     workers: int = 1
 
 
-def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None]) -> list[GradeResult]:
+def _single_worker(options: Options, plan: BatchPlan) -> Options:
+    return Options(**{**options.__dict__, "device": plan.devices[0], "check_device": plan.devices[0]})
+
+
+def start_first(plan: BatchPlan, options: Options) -> Launched | None:
+    """Launch the kernel of the first notebook a single-worker batch will grade, so it boots while the grader loads.
+
+    None when there is nothing to start early (a pool of workers, nothing to grade, or a file that is no notebook:
+    grading records why).
+    """
+    if plan.workers > 1:
+        return None
+    for job in plan.jobs:
+        if job.submission.notebook is None or stored_result(job.submission, job.rubric, options) is not None:
+            continue
+        try:
+            return start(job.submission, job.rubric, _single_worker(options, plan))
+        except Exception:  # noqa: BLE001 - grade_one meets the same problem again and records it
+            return None
+    return None
+
+
+def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
+                first: Launched | None = None) -> list[GradeResult]:
     """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook.
 
     A job whose stored result is still valid (same content hash, see `stored_result`) is not graded again.
+    `first` is the kernel `start_first` launched for one of the jobs.
     """
     reused: list[GradeResult] = []
     pending: list[Job] = []
@@ -308,12 +373,15 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
             on_result(stored)
     plan = BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers)
     if plan.workers <= 1:
-        single = Options(**{**options.__dict__, "device": plan.devices[0], "check_device": plan.devices[0]})
+        single = _single_worker(options, plan)
         results = []
         for job in plan.jobs:
-            results.append(grade_one(job.submission, job.rubric, single))
+            launched = first if first is not None and first.submission == job.submission else None
+            results.append(grade_one(job.submission, job.rubric, single, launched))
             on_result(results[-1])
         return reused + results
+    if first is not None:
+        first.close()
     return reused + _grade_in_pool(plan, options, on_result)
 
 

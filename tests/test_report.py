@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import report
+from grader import report, summary
 from grader.results import CellRecord, CheckRecord, Environment, ExecutionRecord, GradeResult, ProbeRecord
 from grader.rubric import Rubric, parse_rubric
 
@@ -91,13 +91,13 @@ def out(tmp_path: Path, results: list[GradeResult], rubrics: dict[str, Rubric]) 
     for result in results:
         report.write_result(tmp_path, result)
     loaded, problems = report.load_results(tmp_path)
-    report.write_summary(tmp_path, loaded, rubrics, problems)
+    summary.write_summary(tmp_path, loaded, rubrics, problems)
     return tmp_path
 
 
 def test_autoescape_is_on_for_the_templates() -> None:
-    assert report._TEMPLATES.autoescape("student.html.j2") is True
-    assert report._TEMPLATES.autoescape("index.html.j2") is True
+    assert report.TEMPLATES.autoescape("student.html.j2") is True
+    assert report.TEMPLATES.autoescape("index.html.j2") is True
 
 
 def test_result_paths(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_grades_csv_columns_and_values(out: Path, rubrics: dict[str, Rubric]) ->
 
 def test_write_summary_returns_what_it_wrote(tmp_path: Path, results: list[GradeResult],
                                               rubrics: dict[str, Rubric]) -> None:
-    frame = report.write_summary(tmp_path, results, rubrics)
+    frame = summary.write_summary(tmp_path, results, rubrics)
     assert list(frame["student"]) == ["alice", "alice", "bob", "carol", "dave", "eve"]
     assert frame.loc[2, "gradients"] == 5.0
     assert frame["training"].isna().sum() == 5
@@ -150,7 +150,7 @@ def test_check_id_named_like_a_fixed_column_keeps_both(tmp_path: Path) -> None:
     rubric = parse_rubric({"exercise": "odd", "title": "Odd", "checks": [
         {"id": "score", "title": "Scored", "points": 1, "type": "odd.score"}]}, "odd.yaml")
     result = graded("zoe", rubric, [check(rubric, "score", 1.0)])
-    frame = report.write_summary(tmp_path, [result], {"odd": rubric})
+    frame = summary.write_summary(tmp_path, [result], {"odd": rubric})
     assert list(frame.columns[4:7]) == ["status", "check_score", "percent"]
 
 
@@ -213,7 +213,7 @@ def test_load_results_reports_bad_files_and_loads_the_rest(out: Path) -> None:
     assert problems[1].startswith("zed/conv1d.json: not a grade result: Invalid JSON")
     assert problems[2].startswith("zed/mlp.json: not a grade result: Field required at exercise")
     assert all("\n" not in problem for problem in problems)
-    report.write_summary(out, loaded, {}, problems)
+    summary.write_summary(out, loaded, {}, problems)
     assert "zed/conv1d.json" in (out / "index.html").read_text(encoding="utf-8")
 
 
