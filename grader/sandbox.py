@@ -146,14 +146,21 @@ def bwrap_prefix(bwrap: str, layout: Layout) -> list[str]:
     """The command prefix that runs a kernel inside the sandbox described by `layout`."""
     workdir = layout.workdir.resolve()
     args = [bwrap, *_base_args(), *_system_binds()]
-    for path in sorted(set(layout.readable)):
+    readable = sorted(set(layout.readable))
+    # bwrap mounts in order, a later mount hiding what lies under it. /tmp (the work dir's scratch folder) comes
+    # before the work dir and the read-only paths, which often live in /tmp too; a read-only path that holds the
+    # work dir must come before the work dir.
+    around = [path for path in readable if _is_within(workdir, path)]
+    for path in around:
         args += ["--ro-bind", str(path), str(path)]
     scratch = workdir / ".tmp"
     scratch.mkdir(exist_ok=True)
-    # /tmp is the work dir's scratch folder (on disk); /dev/shm is RAM, so it is capped like the kernel's memory.
-    # /tmp first: the work dir usually lives in /tmp and must be mounted over it, not hidden under it.
+    # /dev/shm is RAM, so it is capped like the kernel's memory.
     args += ["--bind", str(scratch), "/tmp", "--bind", str(workdir), str(workdir),
              "--size", str(layout.shm_bytes), "--tmpfs", "/dev/shm"]
+    for path in readable:
+        if path not in around:
+            args += ["--ro-bind", str(path), str(path)]
     for path in layout.hidden:
         if any(_is_within(path, readable) for readable in layout.readable) or _is_within(path, workdir):
             args += ["--tmpfs", str(path)]

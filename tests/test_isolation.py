@@ -183,3 +183,31 @@ def test_require_sandbox_refuses_instead(tmp_path: Path, monkeypatch: pytest.Mon
 def test_doctor_checks_the_sandbox_for_real(capsys) -> None:
     assert cli.main(["doctor", "--require-sandbox"]) == 0
     assert "FAIL" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_a_dataset_cached_under_tmp_is_readable_but_not_writable(tmp_path: Path) -> None:
+    import nbformat
+
+    from grader.execute import KernelLaunch, execute
+    from grader.rubric import Timeouts
+
+    cache = Path(tempfile.mkdtemp(prefix="grader-cache-"))
+    workdir = Path(tempfile.mkdtemp(prefix="grader-work-"))
+    try:
+        (cache / "reviews.txt").write_text("staged")
+        (workdir / "data").mkdir()
+        (workdir / "data" / "imdb").symlink_to(cache)
+        layout = sandbox.Layout(workdir=workdir, readable=sandbox.python_paths([]) + sandbox.symlink_targets(workdir))
+        launch = KernelLaunch(prefix=sandbox.bwrap_prefix(sandbox.availability().bwrap, layout),
+                              env=sandbox.kernel_env(dict(os.environ), workdir, {}), isolated=True)
+        source = ("print(open('data/imdb/reviews.txt').read())\n"
+                  "try:\n    open('data/imdb/new.txt', 'w')\nexcept OSError as error:\n    print(type(error).__name__)")
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+        run = execute(notebook, workdir, Timeouts(cell=30, notebook=60, probe=10), 0, None, launch)
+        assert run.record.cells[0].stdout == "staged\nOSError\n"
+        assert not (cache / "new.txt").exists()
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
