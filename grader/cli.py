@@ -101,7 +101,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     course = Course.load(args.course, check_types=False)
     rubrics = course.select(args.exercise)
     found = discover(args.submissions, list(rubrics), args.student)
-    data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick)
+    for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
+        errors.print(f"[yellow]missing data[/] {line}; notebooks that need it are reported as errors", highlight=False)
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {line}")
     out_dir: Path = args.out
@@ -175,7 +176,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     course = Course.load(args.course, check_types=False)
     exercise = _exercise_of(args.notebook, args.exercise, course)
     rubric = course.rubrics[exercise]
-    data.prepare(set(rubric.data), not args.full)
+    missing = data.prepare(set(rubric.data), not args.full)
+    if missing:
+        raise data.DataMissing(missing[0])
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         out_dir = Path(scratch)
         options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full)
@@ -201,7 +204,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_reference(args: argparse.Namespace) -> int:
     course = Course.load(args.course)
     rubrics = course.select(args.exercise)
-    data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick)
+    for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
+        errors.print(f"[yellow]missing data[/] {line}", highlight=False)
     failures = 0
     table = Table(title="Reference notebooks")
     for column in ("exercise", "score", "status", "time"):

@@ -101,12 +101,21 @@ def build(name: str, quick: bool) -> Path:
     return folder
 
 
-def prepare(names: set[str], quick: bool) -> None:
-    """Before grading: build missing quick-mode stand-ins (local, cheap); full data must already be fetched."""
+def prepare(names: set[str], quick: bool) -> list[str]:
+    """Before grading: build missing quick-mode stand-ins (local, cheap); full data must already be fetched.
+
+    Returns one sentence per dataset still missing; notebooks that need it are then graded as errors naming the
+    command that stages it, and the rest of the class is graded as usual.
+    """
+    missing = []
     for name in sorted(names):
         if quick and not (location(name, quick) / ".complete").is_file():
             build(name, quick)
-        require(name, quick)
+        try:
+            require(name, quick)
+        except DataMissing as problem:
+            missing.append(str(problem))
+    return missing
 
 
 def stage_into(workdir: Path, names: list[str], quick: bool) -> dict[str, str]:

@@ -102,3 +102,15 @@ def test_broken_rubric_stops_before_anything_runs(tmp_path, capsys):
     assert main(["--course", str(course), "grade", str(SUBMISSIONS), "--out", str(out)]) == 2
     assert "conv1d.yaml: checks[3] (id: equivalence).pionts: unknown key" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_missing_full_data_costs_only_the_notebooks_that_need_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "empty-cache"))
+    out = tmp_path / "reports"
+    assert main(["grade", str(SUBMISSIONS), "--out", str(out), "--exercise", "conv1d", "imdb",
+                 "--student", "adi_slides"]) == 0
+    assert "missing data" in capsys.readouterr().err
+    grades = pd.read_csv(out / "grades.csv").set_index("exercise")
+    assert (grades.loc["conv1d", "score"], grades.loc["conv1d", "status"]) == (100, "graded")
+    assert grades.loc["imdb", "status"] == "error"
+    assert "grader data fetch imdb" in grades.loc["imdb", "message"]
