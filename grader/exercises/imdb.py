@@ -626,6 +626,9 @@ def param_count(ctx: CheckContext) -> Outcome:
     details = {"layer_by_layer": breakdown(model.model),
                "with_the_tutorial_sizes": f"{tutorial_count('bilstm'):,} (2-layer BiLSTM), {tutorial_count('rnn'):,} "
                                           "(RNN): vocabulary 25,002, embedding 100, hidden 256, output 1"}
+    rnn = _best(ctx, "rnn")
+    if rnn is not None:
+        details["rnn_layer_by_layer"] = breakdown(rnn.model)
     counts = training_log(ctx).counts
     if real in [count for count, _ in counts]:
         return Outcome.passed(f"The notebook prints {real:,} trainable parameters, the real count of {model.name}.",
