@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
-import nbformat
 import pytest
 import torch
 import torch.nn as nn

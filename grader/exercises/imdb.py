@@ -222,7 +222,6 @@ class Run:
     epochs: list[Epoch] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     test: float | None = None
-    test_cell: int | None = None
 
     @property
     def hint(self) -> str:
@@ -234,7 +233,6 @@ class Run:
 class TrainingLog:
     runs: dict[str, Run]            # 'rnn' and 'lstm' → the run printed for that model
     counts: list[tuple[int, str]]   # (printed parameter count, 'rnn' | 'lstm' | '')
-    unassigned_tests: list[float]
 
 
 @dataclass
@@ -271,7 +269,6 @@ class _LogBuilder:
         self.runs: list[Run] = []
         self.current: Run | None = None
         self.pending_hint = ""
-        self.unassigned_tests: list[float] = []
 
     def _open(self, event: _Event) -> Run:
         self.current = Run(cell=event.cell, hints=[self.pending_hint])
@@ -313,11 +310,10 @@ class _LogBuilder:
         target = named[-1] if named else open_run
         if target is None:
             untested = [run for run in self.runs if run.test is None]
-            target = untested[-1] if untested else None
-        if target is None:
-            self.unassigned_tests.append(event.value)
-            return
-        target.test, target.test_cell = event.value, event.cell
+            if not untested:
+                return  # a test line with no training before it belongs to no run
+            target = untested[-1]
+        target.test = event.value
         if event.hint and not target.hint:
             target.hints.append(event.hint)  # 'BiLSTM test: …' right after an unnamed run names it
         if target is self.current:
@@ -353,7 +349,7 @@ def training_log(ctx: CheckContext) -> TrainingLog:
             for match in PARAM_COUNT.finditer(line):
                 digits = re.sub(r"[,_ ]", "", match.group(1) or match.group(2))
                 counts.append((int(digits), _hint(line) or source_hint))
-    return TrainingLog(runs=_assign(builder.runs), counts=counts, unassigned_tests=builder.unassigned_tests)
+    return TrainingLog(runs=_assign(builder.runs), counts=counts)
 
 
 # --------------------------------------------------------------------------- measurements (grader side)
@@ -660,7 +656,7 @@ def _column(run: Run | None, model: Measured | None, ctx: CheckContext) -> dict[
     for epoch in epochs:
         column[f"Epoch {epoch.number} train / valid accuracy"] = f"{_pct(epoch.train)} / {_pct(epoch.valid)}"
     column["printed"] = _pct(run.test if run else None)
-    usable = model is not None and ctx.probe is not None and _measurement_problem(ctx, model) is None
+    usable = model is not None and _measurement_problem(ctx, model) is None
     column["measured"] = f"{_pct(model.accuracy)} (n={model.measured})" if usable else "—"
     curve = lambda split: _spark([getattr(e, split) for e in epochs]) if epochs else "—"  # noqa: E731
     column["train_curve"] = f"{curve('train')} {_pct(epochs[0].train)} → {_pct(epochs[-1].train)}" if epochs else "—"
