@@ -190,7 +190,7 @@ def test_every_check_passes_on_a_tutorial_run() -> None:
     for check_id in ("rnn_trained", "rnn_report", "bilstm_trained", "bilstm_report", "param_count", "summary"):
         assert outcome(ctx, check_id).fraction == 1.0, (check_id, outcome(ctx, check_id).message)
     assert "re-measured `lstm_model` at 86.0% on 400 held-back reviews" in outcome(ctx, "bilstm_report").message
-    table = outcome(ctx, "summary").details["rnn_vs_bilstm"]
+    table = outcome(ctx, "summary").details["side_by_side"]
     assert table["Trainable parameters"] == "RNN 2,592,105  |  BiLSTM 4,810,857"
     assert table["Valid accuracy curve"] == "RNN ▂▂▂▂▂ 49.0% → 51.0%  |  BiLSTM ▅▆▆▆▇ 78.0% → 88.0%"
     assert table["Test accuracy, re-measured by the grader"] == "RNN 50.0% (n=400)  |  BiLSTM 86.0% (n=400)"
@@ -330,7 +330,7 @@ def test_notebook_messages(graded: dict[str, GradeResult]) -> None:
     assert "the exercise asks for 5" in message(graded["imdb_three_epochs"], "rnn_trained")
     assert message(graded["imdb_weights_only_count"], "param_count").endswith(
         "the printed number leaves out the 2,049 bias values.")
-    summary = next(c for c in graded["imdb_correct"].checks if c.id == "summary").details["rnn_vs_bilstm"]
+    summary = next(c for c in graded["imdb_correct"].checks if c.id == "summary").details["side_by_side"]
     assert len([key for key in summary if key.startswith("Epoch")]) == 5
 
 

@@ -677,4 +677,4 @@ def summary(ctx: CheckContext) -> Outcome:
     order = [k for k in ("model", "params") if k in keys] + [k for k in keys if k.startswith("Epoch")] + \
             [k for k in ("printed", "measured", "train_curve", "valid_curve") if k in keys]
     table = {labels.get(key, key): f"RNN {rnn.get(key, '—')}  |  BiLSTM {lstm.get(key, '—')}" for key in order}
-    return Outcome.passed("Side by side below: RNN | BiLSTM.", rnn_vs_bilstm=table)
+    return Outcome.passed("Side by side below: RNN | BiLSTM.", side_by_side=table)
