@@ -249,12 +249,15 @@ def cmd_rubric_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    if args.cache is not None:
+        os.environ["GRADER_CACHE"] = str(args.cache.resolve())
     if args.data_command == "status":
         table = Table(title=f"Staged data in {data.cache_dir()}")
-        for column in ("dataset", "variant", "staged", "size_mb", "path"):
-            table.add_column(column)
+        columns = ("dataset", "variant", "staged", "size_mb", "checksums", "path")
+        for column in columns:
+            table.add_column(column, overflow="fold")
         for row in data.status():
-            table.add_row(*(row[column] for column in ("dataset", "variant", "staged", "size_mb", "path")))
+            table.add_row(*(row[column] for column in columns))
         console.print(table)
         return 0
     names = sorted(data.load_builtin_datasets()) if args.name == ["all"] else args.name
@@ -315,8 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("synth", "build the small quick-mode stand-in locally, no network")):
         command = data_commands.add_parser(verb, help=text)
         command.add_argument("name", nargs="+", help="dataset name, or 'all'")
+        command.add_argument("--cache", type=Path, help="cache folder (default: $GRADER_CACHE, else ~/.cache/grader)")
         command.set_defaults(run=cmd_data)
-    data_commands.add_parser("status", help="what is staged, with sizes").set_defaults(run=cmd_data)
+    status = data_commands.add_parser("status", help="what is staged, with sizes and checksums")
+    status.add_argument("--cache", type=Path, help="cache folder (default: $GRADER_CACHE, else ~/.cache/grader)")
+    status.set_defaults(run=cmd_data)
 
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -141,8 +143,30 @@ def sha256_of(path: Path, chunk: int = 2**20) -> str:
     return digest.hexdigest()
 
 
+DIGEST = re.compile(r"^[0-9a-f]{32}$|^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+
+
+def _digests(node: object, key: str = "") -> list[str]:
+    """'md5 7c2ac02c…'-style entries for every checksum a MANIFEST.json records, wherever it nests them."""
+    if isinstance(node, dict):
+        return [entry for child_key, child in node.items() for entry in _digests(child, str(child_key))]
+    if isinstance(node, str) and DIGEST.match(node):
+        return [f"{key} {node[:12]}…"]
+    return []
+
+
+def checksums(folder: Path) -> str:
+    """The checksums verified when the folder was staged, as recorded in its MANIFEST.json."""
+    try:
+        manifest = json.loads((folder / "MANIFEST.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    found = _digests(manifest)
+    return "; ".join(found[:3]) + (f"; +{len(found) - 3} more" if len(found) > 3 else "")
+
+
 def status() -> list[dict[str, str]]:
-    """One row per (dataset, variant): staged or not, size on disk."""
+    """One row per (dataset, variant): staged or not, size on disk, the checksums verified when it was staged."""
     rows = []
     for name, dataset in sorted(load_builtin_datasets().items()):
         for quick in (False, True):
@@ -151,5 +175,5 @@ def status() -> list[dict[str, str]]:
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if complete else 0
             rows.append({"dataset": name, "variant": variant(quick), "staged": "yes" if complete else "no",
                          "size_mb": f"{size / 2**20:.1f}" if complete else "", "path": str(folder),
-                         "description": dataset.description})
+                         "checksums": checksums(folder) if complete else "", "description": dataset.description})
     return rows
