@@ -3,6 +3,7 @@
 import json
 
 from grader import data
+from grader import cli
 from grader.cli import main
 
 
@@ -16,6 +17,7 @@ def test_checksums_are_read_from_the_manifest(tmp_path):
 
 def test_status_lists_a_staged_variant_in_the_chosen_cache(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GRADER_CACHE", raising=False)
+    monkeypatch.setattr(cli.console, "width", 200)
     folder = tmp_path / "imdb" / "quick"
     folder.mkdir(parents=True)
     (folder / ".complete").write_text("ok\n")
