@@ -38,6 +38,7 @@ TRACEBACK_CAP = 8_000
 OUTPUT_CAP_BYTES = 2 * 2**20  # of one cell's outputs the grader keeps; an endless print loop must not fill its memory
 INTERRUPT_GRACE_S = 10.0
 STARTUP_TIMEOUT_S = 60.0
+REAP_TIMEOUT_S = 5.0
 MAX_REPLAYS = 2
 PROCESS_LIMIT = 256
 PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process: only the largest this many are read
@@ -475,6 +476,16 @@ class NotebookRunner:
         except (ProcessLookupError, PermissionError):
             pass
         self.watch.kill_all()
+        self._reap()
+
+    def _reap(self) -> None:
+        """Collect the killed kernel's exit status, so a long batch leaves no zombie process per notebook."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=REAP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
 
     def env(self) -> dict[str, str]:
         return {**self.launch.env, RUN_MARKER: self.marker}

@@ -7,7 +7,7 @@ import pkgutil
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from grader.check import CheckContext, Outcome
+    from grader.check import Outcome
 
 CheckFunction = Callable[..., "Outcome"]
 

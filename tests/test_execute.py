@@ -59,3 +59,13 @@ def test_kernel_is_seeded_before_the_first_cell(tmp_path):
     first = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=7).record.cells[0].stdout
     second = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=7).record.cells[0].stdout
     assert first == second and first.strip()
+
+
+def test_killed_kernels_are_reaped(tmp_path):
+    import os
+
+    import psutil
+
+    execute(notebook("x = 1"), tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=0)
+    zombies = [p for p in psutil.Process(os.getpid()).children() if p.status() == psutil.STATUS_ZOMBIE]
+    assert zombies == []

@@ -66,7 +66,8 @@ def test_missing_optimizer_step_is_not_fine_tuned(graded):
     result = graded["no_optimizer_step"]
     assert points(result) == {"model": 10, "fine_tuned": 0, "macro_f1": 0, "accuracy": 0, "reported_metrics": 25}
     assert "optimizer.step()" in message(result, "fine_tuned")
-    assert message(result, "macro_f1").startswith("No credit because")
+    macro_f1 = next(check for check in result.checks if check.id == "macro_f1")
+    assert macro_f1.gated_by == ["fine_tuned"]
 
 
 @pytest.mark.slow
@@ -93,7 +94,7 @@ def test_crash_mid_training_earns_partial_credit_for_what_ran(graded):
     assert any(cell.status == "error" and cell.error_name == "NameError" for cell in result.execution.cells)
     scored = points(result)
     assert scored["model"] == 10 and scored["fine_tuned"] == 15 and scored["reported_metrics"] == 0
-    assert 0 < scored["macro_f1"] < 40
+    assert scored["macro_f1"] > 0  # measured on the model as the crash left it
     assert 25 < result.score < 100
 
 

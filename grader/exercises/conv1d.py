@@ -7,6 +7,7 @@ from its responses to impulses and decide, in the grader's process, whether it i
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import torch
@@ -415,7 +416,7 @@ def param_count(ctx: CheckContext) -> Outcome:
     problems = []
     for construction in built:
         channels_in, channels_out, width = construction.args
-        count = sum(_numel(p.shape) for p in construction.params if p.trainable)
+        count = sum(math.prod(p.shape) for p in construction.params if p.trainable)
         weights = channels_out * channels_in * width
         if count not in (weights, weights + channels_out):
             problems.append(f"Conv1D({channels_in}, {channels_out}, {width}) has {count} trainable parameters;"
@@ -424,12 +425,6 @@ def param_count(ctx: CheckContext) -> Outcome:
         return Outcome.passed(f"Parameter counts are out·in·k (+ out for a bias) for all {len(built)} layers.")
     return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
 
-
-def _numel(shape: list[int]) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
 
 
 @check("conv1d.from_scratch")

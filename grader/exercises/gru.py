@@ -9,6 +9,7 @@ gate order, fused or separate, transposed or not) and require equal outputs.
 
 from __future__ import annotations
 
+import math
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
@@ -144,7 +145,12 @@ def record_gradients(module: torch.nn.Module, output: Any, key: str, infos: list
         info["grad"] = grad_status(param)
 
 
-def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
+def build_and_call_cell(cls: type, key: str, config: list[int], seed: int, x: torch.Tensor, h: torch.Tensor,
+                        rec) -> tuple[dict[str, Any], torch.nn.Module | None, bool, Any]:
+    """Kernel side: build the student's cell with recorded random parameters and call it once, traced.
+
+    Returns the run's record so far, the cell, whether the call succeeded, and its output.
+    """
     from grader.probe_runtime import trace_torch_calls
 
     _, _, size_in, hidden = config
@@ -153,15 +159,22 @@ def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict,
     built, cell = rec.attempt(f"{key}/cell/construct", cls, size_in, hidden)
     run["constructed"] = built and isinstance(cell, torch.nn.Module)
     if not run["constructed"]:
-        return run
+        return run, None, False, None
     run["params"] = params_of(cell)
     randomize_and_record(cell, seed + 1, f"{key}/cell", rec)
     with torch.no_grad(), trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/cell/forward", cell, inputs[f"{key}/x_step"], inputs[f"{key}/h"])
+        ran, output = rec.attempt(f"{key}/cell/forward", cell, x, h)
     run["calls"] = sorted(calls)
+    if ran:
+        run["output_kind"] = output_kind(output)
+    return run, cell, ran, output
+
+
+def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
+    run, cell, ran, output = build_and_call_cell(cls, key, config, seed, inputs[f"{key}/x_step"],
+                                                 inputs[f"{key}/h"], rec)
     if not ran:
         return run
-    run["output_kind"] = output_kind(output)
     if isinstance(output, torch.Tensor):
         run["output_shape"] = list(output.shape)
     ran, output = rec.attempt(f"{key}/cell/many", cell, inputs[f"{key}/x_many"], inputs[f"{key}/h_many"])
@@ -889,7 +902,7 @@ def param_count(ctx: CheckContext) -> Outcome:
     problems = []
     for key, run in built:
         _, _, size_in, hidden = run.config
-        count = sum(_numel(p.shape) for p in run.params if p.trainable)
+        count = sum(math.prod(p.shape) for p in run.params if p.trainable)
         weights = 3 * hidden * (size_in + hidden)
         found, _ = identify(data, ctx.plan.inputs, run, key)
         if found.form and found.mapping:
@@ -904,12 +917,6 @@ def param_count(ctx: CheckContext) -> Outcome:
         return Outcome.passed(f"Parameter counts are 3·H·(I+H) plus the biases for all {len(built)} GRUCells.")
     return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
 
-
-def _numel(shape: list[int]) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
 
 
 def from_scratch_outcome(ctx: CheckContext, class_names: list[str], forbidden_names: list[str],

@@ -16,9 +16,8 @@ from pydantic import BaseModel
 
 from grader.analysis import first_difference, missing_definition, plural, shape_text
 from grader.check import CheckContext, Outcome
-from grader.exercises.gru import (ATOL, RTOL, ParamInfo, class_status, from_scratch_outcome, output_kind, params_of,
-                                  parse_layout, randomize_and_record, recorded_params, sentence, tolerance_gap,
-                                  weight_blocks)
+from grader.exercises.gru import (ATOL, RTOL, ParamInfo, build_and_call_cell, class_status, from_scratch_outcome,
+                                  output_kind, parse_layout, recorded_params, sentence, tolerance_gap, weight_blocks)
 from grader.probe import ProbeData, ProbePlan
 from grader.registry import check
 
@@ -133,22 +132,9 @@ def _item_tensor(value: Any) -> torch.Tensor:
 
 
 def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.probe_runtime import trace_torch_calls
-
-    _, _, size_in, hidden = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, cell = rec.attempt(f"{key}/cell/construct", cls, size_in, hidden)
-    run["constructed"] = built and isinstance(cell, torch.nn.Module)
-    if not run["constructed"]:
-        return run
-    run["params"] = params_of(cell)
-    randomize_and_record(cell, seed + 1, f"{key}/cell", rec)
-    with torch.no_grad(), trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/cell/forward", cell, inputs[f"{key}/x_many"], inputs[f"{key}/h_many"])
-    run["calls"] = sorted(calls)
+    run, _, ran, output = build_and_call_cell(cls, key, config, seed, inputs[f"{key}/x_many"],
+                                              inputs[f"{key}/h_many"], rec)
     if ran:
-        run["output_kind"] = output_kind(output)
         rec.tensor(f"{key}/cell/out_many", output)
     return run
 
