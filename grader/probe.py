@@ -5,18 +5,20 @@ Only plain JSON (size-capped, schema-checked) and safetensors files cross from t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from grader import probe_runtime
 from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
 
 VALUES_CAP_BYTES = 4 * 2**20
@@ -40,6 +42,15 @@ class ProbeData:
     tensors: dict[str, torch.Tensor]
 
 
+class ParamInfo(BaseModel):
+    """One parameter as the probe saw it (probe_runtime.param_infos), with the fate of its gradient."""
+
+    name: str
+    shape: list[int]
+    trainable: bool
+    grad: Literal["none", "zero", "nonfinite", "ok", "not_measured"] = "not_measured"
+
+
 class ProbeUnreadable(Exception):
     """The probe's output is missing, too large or malformed; the message is one sentence for the report."""
 
@@ -59,12 +70,24 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
 
 
 def cell_source(module_name: str, directory: Path) -> str:
-    """The probe cell: run the exercise's kernel-side probe over the student's namespace."""
+    """The probe cell: run the exercise's kernel-side probe over the student's namespace.
+
+    The probe runtime and the exercise module are loaded afresh from their files, not taken from the kernel's
+    sys.modules, where the notebook may have replaced or patched them.
+    """
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"no module {module_name!r} to probe with")
+    loads = [("grader.probe_runtime", probe_runtime.__file__), (module_name, spec.origin)]
     return (
         "def _grader_probe(namespace):\n"
-        "    import importlib\n"
-        "    runtime = importlib.import_module('grader.probe_runtime')\n"
-        f"    runtime.run({module_name!r}, {str(directory)!r}, namespace)\n"
+        "    import importlib.util, sys\n"
+        "    for name, path in " + repr(loads) + ":\n"
+        "        spec = importlib.util.spec_from_file_location(name, path)\n"
+        "        module = importlib.util.module_from_spec(spec)\n"
+        "        sys.modules[name] = module\n"
+        "        spec.loader.exec_module(module)\n"
+        f"    sys.modules['grader.probe_runtime'].run({module_name!r}, {str(directory)!r}, namespace)\n"
         "_grader_probe(globals())\n"
         "del _grader_probe\n"
     )

@@ -113,6 +113,21 @@ def autograd_ops(output: Any) -> set[str]:
     return names
 
 
+def param_infos(module: torch.nn.Module) -> list[dict[str, Any]]:
+    """Name, shape and trainability of every parameter, in the shape of grader.probe.ParamInfo."""
+    return [{"name": name, "shape": list(param.shape), "trainable": bool(param.requires_grad)}
+            for name, param in module.named_parameters()]
+
+
+def grad_status(param: torch.nn.Parameter) -> str:
+    """What a backward pass left in the parameter's .grad: none, zero, nonfinite or ok."""
+    if param.grad is None:
+        return "none"
+    if not torch.isfinite(param.grad).all():
+        return "nonfinite"
+    return "zero" if bool((param.grad == 0).all()) else "ok"
+
+
 def run(module_name: str, directory: str, namespace: dict[str, Any]) -> None:
     """Entry point of the probe cell: load the grader's inputs, call the exercise's probe, save what it measured."""
     folder = Path(directory)

@@ -20,9 +20,9 @@ from grader.results import GradeResult
 pytestmark = pytest.mark.slow
 
 MEMORY_LIMIT_MB = 800
-BATCH = ["adversarial_memory_hog", "adversarial_fork_bomb", "adversarial_os_exit", "adversarial_ignores_sigint",
-         "adversarial_infinite_output", "adversarial_html_output", "adversarial_stderr_chatter",
-         "conv1d_correct_slides"]
+BATCH = ["adversarial_memory_hog", "adversarial_fork_bomb", "adversarial_os_exit", "adversarial_segfault",
+         "adversarial_ignores_sigint", "adversarial_infinite_output", "adversarial_html_output",
+         "adversarial_stderr_chatter", "adversarial_patches_grader", "conv1d_correct_slides"]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,20 @@ def test_dead_kernel_is_replayed_around_the_fatal_cell(batch) -> None:
     assert result.execution.replayed and result.execution.probe.status == "ok"
     assert "a fresh kernel re-ran the cells before cell 2, skipped it" in result.message
     assert "Replayed:" in (batch[0] / "adversarial_os_exit" / "conv1d.html").read_text()
+
+
+def test_segfault_is_recorded_and_replayed(batch) -> None:
+    result = batch[1]["adversarial_segfault"]
+    assert result.status == "kernel_died"
+    assert cell(result, 2).status == "kernel_died" and "SIGSEGV" in cell(result, 2).error_message
+    assert cell(result, 4).stdout == "after exit: the rest still ran\n"
+    assert result.execution.replayed and result.score == 100
+
+
+def test_patching_the_grader_in_the_kernel_changes_nothing(batch) -> None:
+    result = batch[1]["adversarial_patches_grader"]
+    assert (result.status, result.score) == ("graded", 100)
+    assert result.execution.probe.status == "ok"
 
 
 def test_kernel_ignoring_interrupts_is_killed_then_replayed(batch) -> None:

@@ -59,6 +59,27 @@ os._exit(1)"""
 
 AFTER_EXIT = 'print("after exit: the rest still ran")'
 
+SEGFAULT = """\
+import ctypes
+
+ctypes.string_at(0)  # reads address 0: the kernel process dies of SIGSEGV"""
+
+PATCHES_GRADER = """\
+import sys
+import types
+
+import torch
+
+import grader.exercises.conv1d
+import grader.probe_runtime
+
+# Everything of the grader's that the notebook can import, made to record nothing or hide what it sees.
+grader.probe_runtime.run = lambda *args, **kwargs: None
+grader.probe_runtime.trace_torch_calls = None
+grader.exercises.conv1d.probe = lambda *args, **kwargs: None
+sys.modules["grader.probe_runtime"] = types.SimpleNamespace(run=lambda *args, **kwargs: None)
+torch.allclose = lambda *args, **kwargs: True"""
+
 IGNORES_SIGINT = """\
 import signal
 
@@ -189,6 +210,8 @@ ADVERSARIAL_BUILDERS = {
     "adversarial_infinite_output": lambda: correct_with(INFINITE_OUTPUT),
     "adversarial_html_output": lambda: correct_with(HTML_OUTPUT),
     "adversarial_os_exit": lambda: correct_with(OS_EXIT, after=AFTER_EXIT),
+    "adversarial_segfault": lambda: correct_with(SEGFAULT, after=AFTER_EXIT),
+    "adversarial_patches_grader": lambda: correct_with(PATCHES_GRADER),
     "adversarial_ignores_sigint": lambda: correct_with(IGNORES_SIGINT),
     "adversarial_stderr_chatter": lambda: correct_with(STDERR_CHATTER),
     "adversarial_reads_secrets": lambda: correct_with(READS_SECRETS),

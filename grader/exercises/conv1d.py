@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from grader.analysis import first_difference, forbidden_references, missing_definition, plural, shape_text
 from grader.check import CheckContext, Outcome
-from grader.probe import ProbeData, ProbePlan
+from grader.probe import ParamInfo, ProbeData, ProbePlan
+from grader.probe_runtime import grad_status, param_infos
 from grader.registry import check
 
 ATOL = 1e-4
@@ -53,13 +54,6 @@ def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -
 
 # --------------------------------------------------------------------------- probe (kernel side)
 
-class ParamInfo(BaseModel):
-    name: str
-    shape: list[int]
-    trainable: bool
-    grad: Literal["none", "zero", "nonfinite", "ok", "not_measured"] = "not_measured"
-
-
 class Construction(BaseModel):
     args: list[int]
     ok: bool
@@ -82,23 +76,8 @@ class ProbeValues(BaseModel):
     gradient_params: list[ParamInfo] = []
 
 
-def _params_of(layer: torch.nn.Module) -> list[dict[str, Any]]:
-    return [
-        {"name": name, "shape": list(param.shape), "trainable": bool(param.requires_grad)}
-        for name, param in layer.named_parameters()
-    ]
-
-
 def _device_of(layer: torch.nn.Module) -> torch.device:
     return next((p.device for p in layer.parameters()), torch.device("cpu"))
-
-
-def _grad_status(param: torch.nn.Parameter) -> str:
-    if param.grad is None:
-        return "none"
-    if not torch.isfinite(param.grad).all():
-        return "nonfinite"
-    return "zero" if bool((param.grad == 0).all()) else "ok"
 
 
 def _probe_config(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
@@ -135,9 +114,9 @@ def _probe_gradients(cls: type, config: list[int], seed: int, x: torch.Tensor, r
     ran, output = rec.attempt("gradients", layer, x.to(_device_of(layer)))
     if ran and isinstance(output, torch.Tensor) and output.is_floating_point():
         rec.attempt("gradients", lambda: (output.pow(2).sum() + output.sum()).backward())
-    params = _params_of(layer)
+    params = param_infos(layer)
     for info, (_, param) in zip(params, layer.named_parameters()):
-        info["grad"] = _grad_status(param)
+        info["grad"] = grad_status(param)
     return params
 
 
@@ -160,7 +139,7 @@ def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, tor
         torch.manual_seed(plan["seed"] + index)
         built, layer = rec.attempt(f"construct/{index}", cls, *args)
         ok = built and isinstance(layer, torch.nn.Module)
-        constructions.append({"args": args, "ok": ok, "params": _params_of(layer) if ok else []})
+        constructions.append({"args": args, "ok": ok, "params": param_infos(layer) if ok else []})
     rec.put("constructions", constructions)
     for group in GROUPS:
         runs = [

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from grader.analysis import first_difference, forbidden_references, missing_definition, plural, shape_text
 from grader.check import CheckContext, Outcome
-from grader.probe import ProbeData, ProbePlan
+from grader.probe import ParamInfo, ProbeData, ProbePlan
+from grader.probe_runtime import grad_status, param_infos
 from grader.registry import check
 
 ATOL = 1e-4
@@ -56,13 +57,6 @@ def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -
 
 
 # --------------------------------------------------------------------------- probe (kernel side)
-
-class ParamInfo(BaseModel):
-    name: str
-    shape: list[int]
-    trainable: bool
-    grad: Literal["none", "zero", "nonfinite", "ok", "not_measured"] = "not_measured"
-
 
 class CellRun(BaseModel):
     config: list[int]
@@ -104,11 +98,6 @@ def class_status(namespace: dict[str, Any], name: str) -> tuple[str, str]:
     return ("ok" if issubclass(cls, torch.nn.Module) else "not_a_module"), kind
 
 
-def params_of(module: torch.nn.Module) -> list[dict[str, Any]]:
-    return [{"name": name, "shape": list(p.shape), "trainable": bool(p.requires_grad)}
-            for name, p in module.named_parameters()]
-
-
 def randomize_and_record(module: torch.nn.Module, seed: int, key: str, rec) -> None:
     """Give every parameter a value drawn from the grader's seed, and record it for the grader's search."""
     generator = torch.Generator().manual_seed(seed)
@@ -125,14 +114,6 @@ def output_kind(value: Any) -> str:
         inner = ", ".join(type(item).__name__ if not isinstance(item, torch.Tensor) else "tensor" for item in value)
         return f"{type(value).__name__} ({inner})"
     return type(value).__name__
-
-
-def grad_status(param: torch.nn.Parameter) -> str:
-    if param.grad is None:
-        return "none"
-    if not torch.isfinite(param.grad).all():
-        return "nonfinite"
-    return "zero" if bool((param.grad == 0).all()) else "ok"
 
 
 def record_gradients(module: torch.nn.Module, output: Any, key: str, infos: list[dict[str, Any]], rec) -> None:
@@ -160,7 +141,7 @@ def build_and_call_cell(cls: type, key: str, config: list[int], seed: int, x: to
     run["constructed"] = built and isinstance(cell, torch.nn.Module)
     if not run["constructed"]:
         return run, None, False, None
-    run["params"] = params_of(cell)
+    run["params"] = param_infos(cell)
     randomize_and_record(cell, seed + 1, f"{key}/cell", rec)
     with torch.no_grad(), trace_torch_calls() as calls:
         ran, output = rec.attempt(f"{key}/cell/forward", cell, x, h)
@@ -203,7 +184,7 @@ def _probe_layer(cls: type, cell_cls: Any, key: str, config: list[int], seed: in
     run["constructed"] = built and isinstance(layer, torch.nn.Module)
     if not run["constructed"]:
         return run
-    run["params"] = params_of(layer)
+    run["params"] = param_infos(layer)
     randomize_and_record(layer, seed + 2, f"{key}/layer", rec)
     x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
     with trace_torch_calls() as calls:

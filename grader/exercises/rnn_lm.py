@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from grader.analysis import first_difference, missing_definition, plural, shape_text
 from grader.check import CheckContext, Outcome
-from grader.exercises.gru import (ATOL, RTOL, ParamInfo, build_and_call_cell, class_status, from_scratch_outcome,
+from grader.exercises.gru import (ATOL, RTOL, build_and_call_cell, class_status, from_scratch_outcome,
                                   output_kind, parse_layout, recorded_params, sentence, tolerance_gap, weight_blocks)
-from grader.probe import ProbeData, ProbePlan
+from grader.probe import ParamInfo, ProbeData, ProbePlan
 from grader.registry import check
 
 EQUIVALENCE_BATCH = 12
