@@ -92,6 +92,18 @@ def missing_definition(notebook: nbformat.NotebookNode, execution: ExecutionReco
     return f"the notebook does not define {name}"
 
 
+def class_problem(notebook: nbformat.NotebookNode, execution: ExecutionRecord, name: str, status: str,
+                  kind: str) -> str | None:
+    """Why there is no usable nn.Module class `name` (status from probe_runtime.class_status), or None."""
+    if status == "missing":
+        return missing_definition(notebook, execution, name)
+    if status == "not_a_class":
+        return f"{name} is a {kind or 'value'}, not a class"
+    if status == "not_a_module":
+        return f"{name} is a class but not a torch.nn.Module subclass"
+    return None
+
+
 def forbidden_references(notebook: nbformat.NotebookNode, class_names: list[str], forbidden: set[str],
                          attributes_only: frozenset[str] = frozenset()) -> list[Finding]:
     """Forbidden names used by the given classes or by the top-level helpers they reach (imports included).

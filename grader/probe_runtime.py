@@ -113,6 +113,18 @@ def autograd_ops(output: Any) -> set[str]:
     return names
 
 
+def class_status(namespace: dict[str, Any], name: str) -> tuple[str, str]:
+    """Whether `name` in the student's namespace is an nn.Module subclass ('ok', 'missing', 'not_a_class',
+    'not_a_module'), and the type of what is there."""
+    cls = namespace.get(name)
+    if cls is None:
+        return "missing", ""
+    kind = type(cls).__name__
+    if not isinstance(cls, type):
+        return "not_a_class", kind
+    return ("ok" if issubclass(cls, torch.nn.Module) else "not_a_module"), kind
+
+
 def param_infos(module: torch.nn.Module) -> list[dict[str, Any]]:
     """Name, shape and trainability of every parameter, in the shape of grader.probe.ParamInfo."""
     return [{"name": name, "shape": list(param.shape), "trainable": bool(param.requires_grad)}

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel
 
-from grader.analysis import first_difference, forbidden_references, missing_definition, plural, shape_text
+from grader.analysis import class_problem, first_difference, forbidden_references, plural, shape_text
 from grader.check import CheckContext, Outcome
 from grader.probe import ParamInfo, ProbeData, ProbePlan
-from grader.probe_runtime import grad_status, param_infos
+from grader.probe_runtime import class_status, grad_status, param_infos
 from grader.registry import check
 
 ATOL = 1e-4
@@ -122,18 +122,12 @@ def _probe_gradients(cls: type, config: list[int], seed: int, x: torch.Tensor, r
 
 def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
     """Kernel side: construct the student's Conv1D and record its outputs on the grader's inputs."""
-    cls = namespace.get(plan["class_name"])
-    if cls is None:
-        rec.put("class_status", "missing")
+    status, kind = class_status(namespace, plan["class_name"])
+    rec.put("class_status", status)
+    rec.put("class_kind", kind)
+    if status != "ok":
         return
-    rec.put("class_kind", type(cls).__name__)
-    if not isinstance(cls, type):
-        rec.put("class_status", "not_a_class")
-        return
-    if not issubclass(cls, torch.nn.Module):
-        rec.put("class_status", "not_a_module")
-        return
-    rec.put("class_status", "ok")
+    cls = namespace[plan["class_name"]]
     constructions = []
     for index, args in enumerate(plan["constructor_args"]):
         torch.manual_seed(plan["seed"] + index)
@@ -155,15 +149,8 @@ def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, tor
 
 def _class_problem(ctx: CheckContext, data: ProbeData) -> str | None:
     """A sentence when there is no usable Conv1D class at all."""
-    name = ctx.plan.spec["class_name"]
-    status = data.values.class_status
-    if status == "missing":
-        return missing_definition(ctx.notebook, ctx.execution, name)
-    if status == "not_a_class":
-        return f"{name} is a {data.values.class_kind}, not a class"
-    if status == "not_a_module":
-        return f"{name} is a class but not a torch.nn.Module subclass"
-    return None
+    return class_problem(ctx.notebook, ctx.execution, ctx.plan.spec["class_name"], data.values.class_status,
+                         data.values.class_kind)
 
 
 def _usable(ctx: CheckContext) -> tuple[ProbeData, Outcome | None]:

@@ -17,10 +17,10 @@ from typing import Any, Iterator, Literal
 import torch
 from pydantic import BaseModel
 
-from grader.analysis import first_difference, forbidden_references, missing_definition, plural, shape_text
+from grader.analysis import class_problem, first_difference, forbidden_references, plural, shape_text
 from grader.check import CheckContext, Outcome
 from grader.probe import ParamInfo, ProbeData, ProbePlan
-from grader.probe_runtime import grad_status, param_infos
+from grader.probe_runtime import class_status, grad_status, param_infos
 from grader.registry import check
 
 ATOL = 1e-4
@@ -49,11 +49,19 @@ def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -
             key = f"{group}/{index}"
             inputs[f"{key}/x_step"] = torch.randn(batch, size_in, generator=generator)
             inputs[f"{key}/h"] = torch.rand(batch, hidden, generator=generator) * 2 - 1
-            inputs[f"{key}/x_many"] = torch.randn(EQUIVALENCE_BATCH, size_in, generator=generator) * 1.5
-            inputs[f"{key}/h_many"] = torch.rand(EQUIVALENCE_BATCH, hidden, generator=generator) * 2 - 1
-            inputs[f"{key}/x"] = torch.randn(batch, time, size_in, generator=generator)
-            inputs[f"{key}/h0"] = torch.rand(batch, hidden, generator=generator) * 2 - 1
+            inputs.update(recurrent_inputs(key, batch, time, size_in, hidden, generator))
     return ProbePlan(spec=spec, inputs=inputs)
+
+
+def recurrent_inputs(key: str, batch: int, time: int, size_in: int, hidden: int,
+                     generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """A batch of single steps for the cell equivalence search, and a sequence with its initial state."""
+    return {
+        f"{key}/x_many": torch.randn(EQUIVALENCE_BATCH, size_in, generator=generator) * 1.5,
+        f"{key}/h_many": torch.rand(EQUIVALENCE_BATCH, hidden, generator=generator) * 2 - 1,
+        f"{key}/x": torch.randn(batch, time, size_in, generator=generator),
+        f"{key}/h0": torch.rand(batch, hidden, generator=generator) * 2 - 1,
+    }
 
 
 # --------------------------------------------------------------------------- probe (kernel side)
@@ -85,17 +93,6 @@ class ProbeValues(BaseModel):
     layer_kind: str = ""
     cells: dict[str, list[CellRun]] = {}
     layers: dict[str, list[LayerRun]] = {}
-
-
-def class_status(namespace: dict[str, Any], name: str) -> tuple[str, str]:
-    """Whether `name` in the student's namespace is an nn.Module subclass, and what it is."""
-    cls = namespace.get(name)
-    if cls is None:
-        return "missing", ""
-    kind = type(cls).__name__
-    if not isinstance(cls, type):
-        return "not_a_class", kind
-    return ("ok" if issubclass(cls, torch.nn.Module) else "not_a_module"), kind
 
 
 def randomize_and_record(module: torch.nn.Module, seed: int, key: str, rec) -> None:
@@ -540,15 +537,8 @@ def search(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int, x:
 # --------------------------------------------------------------------------- checks (grader side)
 
 def _class_problem(ctx: CheckContext, data: ProbeData, which: Literal["cell", "layer"]) -> str | None:
-    name = ctx.plan.spec[f"{which}_class"]
-    status = getattr(data.values, f"{which}_status")
-    if status == "missing":
-        return missing_definition(ctx.notebook, ctx.execution, name)
-    if status == "not_a_class":
-        return f"{name} is a {getattr(data.values, f'{which}_kind')}, not a class"
-    if status == "not_a_module":
-        return f"{name} is a class but not a torch.nn.Module subclass"
-    return None
+    return class_problem(ctx.notebook, ctx.execution, ctx.plan.spec[f"{which}_class"],
+                         getattr(data.values, f"{which}_status"), getattr(data.values, f"{which}_kind"))
 
 
 def sentence(text: str) -> str:

@@ -14,14 +14,15 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel
 
-from grader.analysis import first_difference, missing_definition, plural, shape_text
+from grader.analysis import class_problem, first_difference, plural, shape_text
 from grader.check import CheckContext, Outcome
-from grader.exercises.gru import (ATOL, RTOL, build_and_call_cell, class_status, from_scratch_outcome,
-                                  output_kind, parse_layout, recorded_params, sentence, tolerance_gap, weight_blocks)
+from grader.exercises.gru import (ATOL, EQUIVALENCE_BATCH, RTOL, build_and_call_cell, from_scratch_outcome, output_kind,
+                                  parse_layout, recorded_params, recurrent_inputs, sentence, tolerance_gap,
+                                  weight_blocks)
 from grader.probe import ParamInfo, ProbeData, ProbePlan
+from grader.probe_runtime import class_status
 from grader.registry import check
 
-EQUIVALENCE_BATCH = 12
 CORPUS_WORDS = ("apel", "buku", "cabai", "daun", "ember", "garam", "ikan", "jeruk", "kopi", "lampu")
 CORPUS_COUNTS = (8, 6, 5, 4, 3, 2, 1)   # distinct, so 'sorted by frequency' has exactly one answer
 DOCUMENTS = 3
@@ -64,11 +65,7 @@ def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -
     }
     inputs: dict[str, torch.Tensor] = {}
     for index, (batch, time, size_in, hidden) in enumerate(spec["configs"]):
-        key = f"configs/{index}"
-        inputs[f"{key}/x_many"] = torch.randn(EQUIVALENCE_BATCH, size_in, generator=generator) * 1.5
-        inputs[f"{key}/h_many"] = torch.rand(EQUIVALENCE_BATCH, hidden, generator=generator) * 2 - 1
-        inputs[f"{key}/x"] = torch.randn(batch, time, size_in, generator=generator)
-        inputs[f"{key}/h0"] = torch.rand(batch, hidden, generator=generator) * 2 - 1
+        inputs.update(recurrent_inputs(f"configs/{index}", batch, time, size_in, hidden, generator))
     return ProbePlan(spec=spec, inputs=inputs)
 
 
@@ -325,15 +322,10 @@ def _role_problem(ctx: CheckContext, data: ProbeData, role: str) -> str | None:
     """A sentence when the student's class or function for `role` is missing or of the wrong kind."""
     name = ctx.plan.spec["names"][role]
     status = data.values.status.get(role, "missing")
-    if status == "missing":
-        return sentence(missing_definition(ctx.notebook, ctx.execution, name))
-    if status == "not_a_class":
-        return f"{name} is a {data.values.kinds.get(role, 'value')}, not a class."
-    if status == "not_a_module":
-        return f"{name} is a class but not a torch.nn.Module subclass."
     if status == "not_a_function":
         return f"{name} is not a function."
-    return None
+    problem = class_problem(ctx.notebook, ctx.execution, name, status, data.values.kinds.get(role, ""))
+    return sentence(problem) if problem else None
 
 
 def _first_problem(ctx: CheckContext, data: ProbeData, roles: tuple[str, ...]) -> Outcome | None:
