@@ -1,0 +1,74 @@
+"""Grade every verdict fixture and write docs/verdicts.md: fixture, source, expected band, score, in band, why.
+
+Run from the repository root (quick mode, one notebook at a time; about a minute per ten light notebooks):
+
+    python tools/verdicts.py [--exercise ID ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.discover import Submission  # noqa: E402
+from grader.grade import Options, grade_one  # noqa: E402
+from grader.rubric import load_rubric  # noqa: E402
+
+MANIFESTS = ROOT / "tests" / "fixtures" / "verdicts"
+FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+DOC = ROOT / "docs" / "verdicts.md"
+
+
+def cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def grade_manifest(exercise: str, out_dir: Path) -> list[str]:
+    """One table row per fixture of the exercise."""
+    rubric = load_rubric(ROOT / "rubrics" / f"{exercise}.yaml")
+    rows = []
+    for entry in yaml.safe_load((MANIFESTS / f"{exercise}.yaml").read_text(encoding="utf-8")) or []:
+        name = Path(entry["notebook"]).stem
+        options = Options(out_dir=out_dir, secret="verdicts", quick=entry.get("quick", True))
+        result = grade_one(Submission(name, exercise, FIXTURES / entry["notebook"]), rubric, options)
+        low, high = entry["band"]
+        in_band = low - 1e-6 <= result.score <= high + 1e-6 and result.status in entry["statuses"]
+        band = f"{low:g}" if low == high else f"{low:g}–{high:g}"
+        rows.append(f"| `{name}` | {cell(entry['source'])} | {band} | {result.score:g} ({result.status}) | "
+                    f"{'yes' if in_band else '**NO**'} | {cell(entry['why'])} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exercise", nargs="*", help="only these exercises' manifests")
+    args = parser.parse_args()
+    exercises = args.exercise or sorted(path.stem for path in MANIFESTS.glob("*.yaml"))
+    lines = [
+        "# Verdict accuracy",
+        "",
+        "Every verdict fixture (`tests/fixtures/verdicts/*.yaml`, written by `tools/make_verdict_fixtures.py`) graded",
+        "in quick mode by `python tools/verdicts.py`; the band is the score a fair TA would give, decided before the",
+        "fixture was run. `tests/test_verdicts.py` asserts the same bands and the words each report must contain.",
+        "",
+    ]
+    with tempfile.TemporaryDirectory(prefix="grader-verdicts-") as out:
+        for exercise in exercises:
+            lines += [f"## {exercise}", "", "| fixture | source | band | score | in band | why |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+            lines += grade_manifest(exercise, Path(out))
+            lines.append("")
+    DOC.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
