@@ -305,6 +305,7 @@ def clip(text: str, cap: int) -> str:
 
 
 def _text_of(outputs: list) -> str:
+    """What the cell printed to stdout and the plain-text form of what it displayed."""
     parts: list[str] = []
     for output in outputs:
         if output.get("output_type") == "stream" and output.get("name") == "stdout":
@@ -312,6 +313,26 @@ def _text_of(outputs: list) -> str:
         elif output.get("output_type") in ("execute_result", "display_data"):
             parts.append(output.get("data", {}).get("text/plain", "") + "\n")
     return clip("".join(parts), STDOUT_CAP)
+
+
+def _stderr_of(outputs: list) -> str:
+    """What the cell wrote to stderr (progress bars' postfixes, logging)."""
+    text = "".join(output.get("text", "") for output in outputs
+                   if output.get("output_type") == "stream" and output.get("name") == "stderr")
+    return clip(text, STDOUT_CAP)
+
+
+def _html_of(outputs: list) -> str:
+    """The text/html form of what the cell displayed (a DataFrame's full table), never rendered by the grader."""
+    text = "\n".join(output.get("data", {}).get("text/html", "") for output in outputs
+                     if output.get("output_type") in ("execute_result", "display_data"))
+    return clip(text.strip(), STDOUT_CAP)
+
+
+def _outputs_of(cell: nbformat.NotebookNode) -> dict[str, str]:
+    """Every place a cell reports to: stdout (and displays as text), stderr, displayed HTML."""
+    outputs = cell.get("outputs", [])
+    return {"stdout": _text_of(outputs), "stderr": _stderr_of(outputs), "html": _html_of(outputs)}
 
 
 def _error_of(outputs: list) -> dict | None:
@@ -333,9 +354,9 @@ def _error_line(traceback: str, error_message: str) -> int | None:
 def cell_record(number: int, cell: nbformat.NotebookNode, duration_s: float) -> CellRecord:
     """Turn an executed cell into its record (status ok or error)."""
     error = _error_of(cell.get("outputs", []))
-    stdout = _text_of(cell.get("outputs", []))
+    reported = _outputs_of(cell)
     if error is None:
-        return CellRecord(number=number, status="ok", duration_s=duration_s, stdout=stdout)
+        return CellRecord(number=number, status="ok", duration_s=duration_s, **reported)
     traceback = ANSI.sub("", "\n".join(error.get("traceback", [])))
     message = ANSI.sub("", str(error.get("evalue", "")))
     line = _error_line(traceback, message)
@@ -350,7 +371,7 @@ def cell_record(number: int, cell: nbformat.NotebookNode, duration_s: float) -> 
         error_line=line,
         error_source=source,
         traceback=clip(traceback, TRACEBACK_CAP),
-        stdout=stdout,
+        **reported,
     )
 
 
@@ -548,7 +569,7 @@ class NotebookRunner:
             if not responsive:
                 message += "; the cell ignored the interrupt, so the kernel was stopped"
             return CellRecord(number=number, status="timeout", duration_s=duration, error_name="Timeout",
-                              error_message=message, stdout=_text_of(cell.get("outputs", [])))
+                              error_message=message, **_outputs_of(cell))
         except DeadKernelError:
             return self._died(number, time.monotonic() - started)
         return cell_record(number, cell, time.monotonic() - started)

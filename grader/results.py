@@ -22,7 +22,9 @@ class CellRecord(BaseModel):
     error_line: int | None = None
     error_source: str = ""
     traceback: str = ""
-    stdout: str = ""
+    stdout: str = Field("", description="stdout and the plain-text form of displayed values")
+    stderr: str = ""
+    html: str = Field("", description="the text/html form of displayed values (tables), never rendered")
 
 
 class ProbeRecord(BaseModel):
