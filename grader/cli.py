@@ -10,12 +10,11 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import data, kernel_env, report, sandbox
-from grader.course import Course, course_secret, find_course_root
+from grader import cli_env, data, report, sandbox
+from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
                           start_first)
@@ -106,7 +105,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         errors.print(f"[yellow]missing data[/] {line}; notebooks that need it are reported as errors", highlight=False)
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {line}")
-    _warn_kernel_env(course.root)
+    cli_env.warn_not_built(course.root)
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
     devices = _devices(args.gpus)
@@ -139,7 +138,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             stored, problems = _write_summary(out_dir, course)
     for line in problems:
         errors.print(f"[yellow]skipped[/] {line}")
-    _print_lacking_packages(stored, course.root)
+    cli_env.print_lacking_packages(stored, course.root)
     console.print(_class_table(stored))
     console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}")
     return 0
@@ -168,8 +167,7 @@ def _check_table(result: GradeResult) -> Table:
 
 
 def _print_cell_problems(result: GradeResult) -> None:
-    for skipped in result.execution.skipped:
-        console.print(f"[yellow]cell {skipped.cell}, line {skipped.line}[/]: {escape(skipped.message)}", highlight=False)
+    cli_env.print_skipped(result)
     for cell in result.execution.cells:
         if cell.status in ("error", "timeout", "kernel_died", "memory_limit"):
             where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
@@ -184,7 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     missing = data.prepare(set(rubric.data), not args.full)
     if missing:
         raise data.DataMissing(missing[0])
-    _warn_kernel_env(course.root)
+    cli_env.warn_not_built(course.root)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         out_dir = Path(scratch)
         options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full, course_root=course.root)
@@ -212,7 +210,7 @@ def cmd_reference(args: argparse.Namespace) -> int:
     rubrics = course.select(args.exercise)
     for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
         errors.print(f"[yellow]missing data[/] {line}", highlight=False)
-    _warn_kernel_env(course.root)
+    cli_env.warn_not_built(course.root)
     failures = 0
     table = Table(title="Reference notebooks")
     for column in ("exercise", "score", "status", "time"):
@@ -281,61 +279,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         console.print(f"[green]ok[/]   {line}" if ok else f"[red]FAIL[/] {line}", highlight=False)
     isolated = all(ok for ok, _ in report_lines)
     console.print(sandbox.describe(), highlight=False)
-    _print_env_lines(kernel_env.doctor(find_course_root(args.course)))
+    cli_env.print_doctor(args.course)
     return 0 if isolated or not args.require_sandbox else 1
-
-
-ENV_LEVELS = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "FAIL": "[red]FAIL[/]"}
-
-
-def _print_env_lines(lines: list[tuple[str, str]]) -> None:
-    for level, line in lines:
-        console.print(f"{ENV_LEVELS[level]} {line}", highlight=False)
-
-
-def _warn_kernel_env(course_root: Path) -> None:
-    """Say once, before grading, that the course's kernel environment is not built; grading goes on without it."""
-    env = kernel_env.current(course_root)
-    if env.missing:
-        errors.print(f"[yellow]{env.not_built_sentence()}[/]", highlight=False)
-
-
-def _print_lacking_packages(results: list[GradeResult], course_root: Path) -> None:
-    """One line for the TA per package the class's notebooks imported but the grading environment lacks."""
-    from grader import installs
-
-    env = kernel_env.current(course_root)
-    counts = installs.lacking_packages(results, env)
-    for listed, advice in ((False, f"add them to {kernel_env.REQUIREMENTS_FILE} and run `{kernel_env.BUILD_COMMAND}`"),
-                           (True, f"they are in {kernel_env.REQUIREMENTS_FILE}: run `{kernel_env.BUILD_COMMAND}`")):
-        packages = [f"{package} ({count} notebook{'s' if count > 1 else ''})"
-                    for package, count in counts.items() if env.listed(package) == listed]
-        if packages:
-            errors.print(f"[yellow]packages the grading environment lacks[/]: {', '.join(packages)}; {advice}, "
-                         "then grade again with --force", highlight=False)
-
-
-def cmd_env(args: argparse.Namespace) -> int:
-    """Build the course's kernel environment, or say what it holds."""
-    if args.cache is not None:
-        os.environ["GRADER_CACHE"] = str(args.cache.resolve())
-    course_root = find_course_root(args.course)
-    if args.env_command == "build":
-        try:
-            env = kernel_env.build(course_root, force=args.force)
-        except kernel_env.EnvError as error:
-            errors.print(f"[red]failed[/]: {error}", highlight=False)
-            return 1
-        console.print("[green]built[/]")
-    env = kernel_env.current(course_root)
-    console.print(kernel_env.summary(env), highlight=False)
-    table = Table()
-    for column in ("package", "version", "from"):
-        table.add_column(column)
-    for row in kernel_env.rows(env):
-        table.add_row(row["package"], row["version"], row["from"])
-    console.print(table)
-    return 0 if env.layer is not None or env.requirements is None else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -385,18 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--cache", type=Path, help="cache folder (default: $GRADER_CACHE, else ~/.cache/grader)")
     status.set_defaults(run=cmd_data)
 
-    env_parser = commands.add_parser("env", help="the packages student notebooks import (the kernel environment)")
-    env_commands = env_parser.add_subparsers(dest="env_command", required=True)
-    for verb, text in (("build", f"install the course's {kernel_env.REQUIREMENTS_FILE} for kernels (from PyPI)"),
-                       ("status", "whether it is built, where, and each listed package's version")):
-        command = env_commands.add_parser(verb, help=text)
-        # SUPPRESS: given before `env`, the global --course is not overwritten by this one's default.
-        command.add_argument("--course", type=Path, default=argparse.SUPPRESS,
-                             help="folder holding rubrics/ and requirements-kernel.txt")
-        command.add_argument("--cache", type=Path, help="cache folder (default: $GRADER_CACHE, else ~/.cache/grader)")
-        if verb == "build":
-            command.add_argument("--force", action="store_true", help="rebuild even when it is already built")
-        command.set_defaults(run=cmd_env)
+    cli_env.add_commands(commands)
 
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)
