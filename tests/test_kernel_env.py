@@ -268,3 +268,15 @@ def test_doctor_lists_the_default_env(capsys: pytest.CaptureFixture) -> None:
     assert "kernel environment for the course's" in out and str(env.layer) in out
     for package in ("matplotlib", "seaborn", "scikit-learn", "nltk", "datasets"):
         assert re.search(rf"{package} \S+ \((kernel|grader's) environment\)", out), package
+
+
+@pytest.mark.slow
+def test_a_failed_build_says_why_and_leaves_nothing_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    course = tmp_path / "course"
+    (course / "rubrics").mkdir(parents=True)
+    (course / "requirements-kernel.txt").write_text(f"--no-index\n{PROBE_PACKAGE}\n")
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["env", "build", "--course", str(course)]) == 1
+    assert "failed" in capsys.readouterr().err
+    assert kernel_env.current(course).missing and list((tmp_path / "cache" / "kernel-env").iterdir()) == []
