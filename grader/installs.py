@@ -50,6 +50,13 @@ MODULE_PACKAGES = {
     "serial": "pyserial", "sentence_transformers": "sentence-transformers", "huggingface_hub": "huggingface-hub",
     "pytorch_lightning": "pytorch-lightning", "lightning_fabric": "lightning-fabric", "google.protobuf": "protobuf",
 }
+# Import names that are PyPI names too: a missing one is surely a package (another name may be the student's own file).
+KNOWN_PACKAGES = {
+    "numpy", "pandas", "scipy", "matplotlib", "seaborn", "nltk", "tqdm", "ipywidgets", "transformers", "accelerate",
+    "datasets", "evaluate", "tokenizers", "sentencepiece", "safetensors", "peft", "einops", "timm", "torchmetrics",
+    "tensorflow", "keras", "jax", "gensim", "spacy", "wandb", "emoji", "wordcloud", "plotly", "xgboost", "lightgbm",
+    "statsmodels", "sympy", "networkx", "requests", "openpyxl", "seqeval", "jieba", "lightning", "kaggle", "gdown",
+}
 # Built for one torch release: they belong in the grader's own environment, installed the way torch was.
 TORCH_COMPANIONS = {"torchvision", "torchaudio", "torchtext", "torchdata"}
 
@@ -241,6 +248,10 @@ def missing_module_sentence(module: str, env: KernelEnv) -> str:
         package = normalize(package)
         return (f"the grading environment lacks the package {package} (listed in {REQUIREMENTS_FILE}, but the "
                 f"kernel environment is not built; the TA runs `{BUILD_COMMAND}`)")
+    if top not in MODULE_PACKAGES and top not in KNOWN_PACKAGES:
+        return (f"the grading environment has no module {top}; if it comes from a PyPI package, the TA adds that "
+                f"package to {REQUIREMENTS_FILE} and runs `{BUILD_COMMAND}` (a file of the student's own is not "
+                "part of the submission)")
     return (f"the grading environment lacks the package {package}; the TA adds it to {REQUIREMENTS_FILE} and "
             f"runs `{BUILD_COMMAND}`")
 

@@ -121,6 +121,9 @@ def failed_import(module: str) -> ExecutionRecord:
     ("skimage", env_with(), "lacks the package scikit-image; the TA adds it to requirements-kernel.txt and runs "
                             "`grader env build`"),
     ("cv2", env_with(), "lacks the package opencv-python;"),
+    ("evaluate", env_with(), "lacks the package evaluate;"),
+    ("my_helpers.io", env_with(), "has no module my_helpers; if it comes from a PyPI package, the TA adds that "
+                                  "package to requirements-kernel.txt"),
     ("PIL.Image", env_with(), "lacks the package pillow;"),
     ("seaborn", env_with(("seaborn",)), "lacks the package seaborn (listed in requirements-kernel.txt, but the kernel "
                                         "environment is not built; the TA runs `grader env build`)"),
