@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import data, report, sandbox
+from grader import cli_env, data, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
@@ -105,6 +105,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         errors.print(f"[yellow]missing data[/] {line}; notebooks that need it are reported as errors", highlight=False)
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {line}")
+    cli_env.warn_not_built(course.root)
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
     devices = _devices(args.gpus)
@@ -137,6 +138,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             stored, problems = _write_summary(out_dir, course)
     for line in problems:
         errors.print(f"[yellow]skipped[/] {line}")
+    cli_env.print_lacking_packages(stored, course.root)
     console.print(_class_table(stored))
     console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}")
     return 0
@@ -165,6 +167,7 @@ def _check_table(result: GradeResult) -> Table:
 
 
 def _print_cell_problems(result: GradeResult) -> None:
+    cli_env.print_skipped(result)
     for cell in result.execution.cells:
         if cell.status in ("error", "timeout", "kernel_died", "memory_limit"):
             where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
@@ -179,9 +182,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     missing = data.prepare(set(rubric.data), not args.full)
     if missing:
         raise data.DataMissing(missing[0])
+    cli_env.warn_not_built(course.root)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         out_dir = Path(scratch)
-        options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full)
+        options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full, course_root=course.root)
         submission = Submission("you", exercise, args.notebook)
         first = _start_while_validating(course, BatchPlan(jobs=[Job(submission, rubric)]), options)
         with console.status(f"Running {args.notebook.name} and checking it against the {exercise} rubric…"):
@@ -206,13 +210,14 @@ def cmd_reference(args: argparse.Namespace) -> int:
     rubrics = course.select(args.exercise)
     for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
         errors.print(f"[yellow]missing data[/] {line}", highlight=False)
+    cli_env.warn_not_built(course.root)
     failures = 0
     table = Table(title="Reference notebooks")
     for column in ("exercise", "score", "status", "time"):
         table.add_column(column)
     with tempfile.TemporaryDirectory(prefix="grader-reference-") as scratch:
         out_dir = Path(scratch)
-        options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick)
+        options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick, course_root=course.root)
         for exercise, rubric in rubrics.items():
             notebook = course.reference_notebook(exercise)
             submission = Submission("reference", exercise, notebook if notebook.is_file() else None)
@@ -274,6 +279,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         console.print(f"[green]ok[/]   {line}" if ok else f"[red]FAIL[/] {line}", highlight=False)
     isolated = all(ok for ok, _ in report_lines)
     console.print(sandbox.describe(), highlight=False)
+    cli_env.print_doctor(args.course)
     return 0 if isolated or not args.require_sandbox else 1
 
 
@@ -323,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = data_commands.add_parser("status", help="what is staged, with sizes and checksums")
     status.add_argument("--cache", type=Path, help="cache folder (default: $GRADER_CACHE, else ~/.cache/grader)")
     status.set_defaults(run=cmd_data)
+
+    cli_env.add_commands(commands)
 
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)

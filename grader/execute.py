@@ -30,6 +30,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 
+from grader.kernel_env import BOOT_SOURCE
 from grader.results import CellRecord, ExecutionRecord, ProbeRecord
 from grader.rubric import Timeouts
 
@@ -459,7 +460,7 @@ class NotebookRunner:
             shutdown_kernel="immediate",
             resources={"metadata": {"path": str(workdir)}},
         )
-        self.client.extra_arguments = [f"--IPKernelApp.exec_lines={seed_source(seed)}"]
+        self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{seed_source(seed)}"]
         self.kernel_dead = False
         self.fatal_index: int | None = None
         self.current_index: int | None = None

@@ -21,14 +21,15 @@ from pathlib import Path
 from time import monotonic
 from typing import Callable
 
+import nbformat
 from pydantic import ValidationError
 
 import grader
-from grader import data, gradebook, registry, report, sandbox
+from grader import data, gradebook, installs, kernel_env, registry, report, sandbox
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
 from grader.gradebook import Fingerprint
-from grader.results import Environment, GradeResult
+from grader.results import Environment, GradeResult, SkippedLine
 from grader.rubric import Rubric
 from grader.stage import InvalidNotebook, Staged, stage
 
@@ -95,12 +96,18 @@ def isolation_problem(options: Options) -> str:
 
 
 def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], submission: Submission,
-                  memory_mb: int) -> KernelLaunch:
-    """The kernel sees only its assigned GPU (or none), what the staged datasets need, and (sandboxed) its work dir."""
+                  memory_mb: int, packages: kernel_env.KernelEnv | None = None) -> KernelLaunch:
+    """The kernel sees only its assigned GPU (or none), what the staged datasets need, the course's kernel
+    environment (`packages`, default: the course's as it is now) and (sandboxed) its work dir."""
+    packages = packages if packages is not None else kernel_env.current(options.course_root)
     env = dict(os.environ)
     env["CUDA_VISIBLE_DEVICES"] = options.device.removeprefix("cuda:") if options.device.startswith("cuda:") else ""
     env["PYTHONHASHSEED"] = "0"
-    env = sandbox.kernel_env(env, workdir, extra_env)
+    # The probe imports the grader package the grader itself runs (a source checkout on PYTHONPATH included); in
+    # the sandbox that folder holds nothing but the grader package.
+    grader_root = str(Path(grader.__file__).resolve().parent.parent)
+    env = sandbox.kernel_env(env, workdir, {**extra_env, **kernel_env.kernel_variables(packages),
+                                            "PYTHONPATH": grader_root})
     problem = isolation_problem(options)
     if problem:
         return KernelLaunch(env=env, isolated=False, isolation=f"not isolated: {problem}")
@@ -111,7 +118,7 @@ def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], su
         secret_roots.append(submission.notebook.resolve().parent.parent)
     layout = sandbox.Layout(
         workdir=workdir,
-        readable=sandbox.python_paths(secret_roots) + sandbox.symlink_targets(workdir),
+        readable=sandbox.python_paths(secret_roots) + sandbox.symlink_targets(workdir) + packages.site_dirs,
         hidden=sandbox.hidden_course_paths(options.course_root) + secret_roots,
         shm_bytes=memory_mb * 2**20,
     )
@@ -137,6 +144,9 @@ class Launched:
     runner: NotebookRunner
     launch: KernelLaunch
     memory_mb: int
+    packages: kernel_env.KernelEnv
+    notebook: nbformat.NotebookNode  # what the kernel runs: the staged notebook, its `!pip install` lines skipped
+    skipped: list[SkippedLine]
 
     def close(self, keep_workdir: bool = False) -> None:
         """Stop every process of the kernel and (unless kept for debugging) remove the work dir."""
@@ -153,12 +163,14 @@ def start(submission: Submission, rubric: Rubric, options: Options) -> Launched:
     try:
         data_env = data.stage_into(staged.workdir, rubric.data, options.quick)
         memory_mb = memory_limit_mb(rubric, options)
-        launch = kernel_launch(options, staged.workdir, data_env, submission, memory_mb)
-        runner = start_kernel(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb)
+        packages = kernel_env.current(options.course_root)
+        runnable, skipped = installs.skip_installs(staged.notebook, packages)
+        launch = kernel_launch(options, staged.workdir, data_env, submission, memory_mb, packages)
+        runner = start_kernel(runnable, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb)
     except BaseException:
         shutil.rmtree(staged.workdir, ignore_errors=True)
         raise
-    return Launched(submission, staged, runner, launch, memory_mb)
+    return Launched(submission, staged, runner, launch, memory_mb, packages, runnable, skipped)
 
 
 def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options,
@@ -187,8 +199,10 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             probe_dirs.append(probe.write_plan(plan, staged.workdir))
             return probe.cell_source(rubric.module_name, probe_dirs[-1])
 
-        execution = execute(staged.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
+        execution = execute(launched.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
                             launched.launch, launched.memory_mb, first_kernel=launched.runner)
+        execution.record.skipped = launched.skipped
+        installs.explain_missing_modules(execution.record, launched.packages)
         result.execution = execution.record
         problem = _probe_problem(execution)
         measured = None
@@ -263,7 +277,8 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
     reference = options.course_root / "reference" / f"{rubric.exercise}.ipynb" if options.course_root else None
     spec = importlib.util.find_spec(rubric.module_name)
     module_file = spec.origin if spec is not None else None
-    settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options)}
+    settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options),
+                "kernel_env": kernel_env.current(options.course_root).built_key}
     return Fingerprint(
         notebook_sha256=notebook_sha or _sha256(submission.notebook),
         rubric_sha256=hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),

@@ -27,6 +27,15 @@ class CellRecord(BaseModel):
     html: str = Field("", description="the text/html form of displayed values (tables), never rendered")
 
 
+class SkippedLine(BaseModel):
+    """A line the grader did not run (a `!pip install`: kernels have no network), and why, in one sentence."""
+
+    cell: int
+    line: int
+    source: str
+    message: str
+
+
 class ProbeRecord(BaseModel):
     status: Literal["ok", "error", "timeout", "not_run"] = "not_run"
     duration_s: float = 0.0
@@ -44,6 +53,7 @@ class ExecutionRecord(BaseModel):
     memory_peak_mb: float = Field(0.0, description="peak memory of the kernel's process tree")
     replayed: bool = Field(False, description="the kernel died and a fresh one re-ran the notebook around that cell")
     replay_message: str = ""
+    skipped: list[SkippedLine] = Field([], description="`!pip install` lines skipped (no network while grading)")
 
 
 class CheckRecord(BaseModel):
