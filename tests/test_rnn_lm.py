@@ -3,6 +3,7 @@ the whole pipeline; every other notebook's verdict is in tests/fixtures/verdicts
 
 from collections import Counter
 
+import nbformat
 import pytest
 import torch
 import torch.nn as nn
@@ -188,3 +189,14 @@ def test_reference_scores_full_and_drops_the_loss_well_past_the_margin(tmp_path)
     assert (result.status, result.score) == ("graded", 100)
     learns = next(check for check in result.checks if check.id == "learns")
     assert learns.details["loss_before"] - learns.details["loss_after"] > 2.5
+
+
+@pytest.mark.slow
+def test_the_kernel_runs_torch_on_the_rubrics_thread_count(tmp_path):
+    """threads: 1 in the rubric; a tiny model on two threads of a busy 2-core machine spins (383 s instead of 13 s)."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch\nprint(torch.get_num_threads())")])
+    path = tmp_path / "rnn_lm.ipynb"
+    nbformat.write(notebook, path)
+    result = grade_notebook(path, repo_rubric("rnn_lm"), tmp_path / "out")
+    assert repo_rubric("rnn_lm").threads == 1
+    assert result.execution.cells[0].stdout.strip() == "1"
