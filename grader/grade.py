@@ -161,11 +161,13 @@ def start(submission: Submission, rubric: Rubric, options: Options) -> Launched:
     assert submission.notebook is not None
     staged = stage(submission.notebook, rubric.exercise)
     try:
-        data_env = data.stage_into(staged.workdir, rubric.data, options.quick)
+        kernel_vars = data.stage_into(staged.workdir, rubric.data, options.quick)
+        if rubric.threads:
+            kernel_vars |= {name: str(rubric.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         memory_mb = memory_limit_mb(rubric, options)
         packages = kernel_env.current(options.course_root)
         runnable, skipped = installs.skip_installs(staged.notebook, packages)
-        launch = kernel_launch(options, staged.workdir, data_env, submission, memory_mb, packages)
+        launch = kernel_launch(options, staged.workdir, kernel_vars, submission, memory_mb, packages)
         runner = start_kernel(runnable, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb)
     except BaseException:
         shutil.rmtree(staged.workdir, ignore_errors=True)

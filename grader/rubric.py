@@ -53,6 +53,8 @@ class Rubric(Strict):
     module: str = Field("", description="module registering the check types; default grader.exercises.<exercise>")
     timeouts: Timeouts = Timeouts()
     memory_limit_mb: int = Field(4096, gt=0)
+    threads: int | None = Field(None, gt=0, description="torch's CPU threads in the kernel (OMP_NUM_THREADS and "
+                                "MKL_NUM_THREADS); default: torch's own choice, one per core")
     device: Literal["cpu", "cuda_optional", "cuda"] = "cuda_optional"
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")
     data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")

@@ -108,3 +108,10 @@ def test_validate_command(tmp_path, capsys):
     broken = write(tmp_path, GOOD + "\ncolour: blue\n")
     assert main(["rubric", "validate", str(broken)]) == 1
     assert f"{broken}: colour: unknown key" in capsys.readouterr().err
+
+
+def test_threads_must_be_a_positive_count(tmp_path):
+    assert load_rubric(write(tmp_path, edited(threads=1))).threads == 1
+    path = write(tmp_path, edited(threads=0))
+    [line] = problems(path)
+    assert line.startswith(f"{path}: threads:")

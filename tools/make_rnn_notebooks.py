@@ -484,6 +484,12 @@ class RNNCell(nn.Module):
     def forward(self, input, hidden):
         return torch.tanh(self.i2h(input) + self.h2h(hidden))"""
 
+# The reference follows the slides' signature: RNN(n_inputs, n_hiddens, cell) builds its cell from the class.
+REFERENCE_RNN = SLIDES_RNN.replace("        self.cell = cell\n", "        self.cell = cell(n_inputs, n_hiddens)\n")
+
+REFERENCE_MODEL = SLIDES_MODEL.replace("RNN(embedding_dim, hidden_size, RNNCell(embedding_dim, hidden_size))",
+                                       "RNN(embedding_dim, hidden_size, RNNCell)")
+
 OFF_BY_ONE_DATASET = SLIDES_DATASET.replace(
     "return len(self.words_indexes) - self.sequence_length",
     "return len(self.words_indexes) - self.sequence_length - 1")
@@ -541,7 +547,8 @@ def reference_rnn_lm() -> nbformat.NotebookNode:
 A word-level language model with a recurrent network written from scratch, following the slides:
 
 - `RNNCell(n_inputs, n_hidden)`: `forward(input, hidden) = tanh(hidden·W_hh + input·W_xh + b)`.
-- `RNN(n_inputs, n_hiddens, cell)`: `forward(inputs [batch, time, emb], prev_hidden [batch, hidden])` returns
+- `RNN(n_inputs, n_hiddens, cell)`: builds `cell(n_inputs, n_hiddens)` from the class it is given;
+  `forward(inputs [batch, time, emb], prev_hidden [batch, hidden])` returns
   `(outputs [batch, time, hidden], last_hidden)`.
 - `Dataset(sequence_length, documents)`: the documents joined with spaces and split on `' '`; `uniq_words`
   sorted by frequency; item `i` is `(words[i:i+L], words[i+1:i+L+1])` as index tensors.
@@ -560,7 +567,8 @@ with torch.no_grad():
     builtin.bias_hh.zero_()
 x, h = torch.randn(3, 4), torch.randn(3, 6)
 torch.testing.assert_close(cell(x, h), builtin(x, h))
-outputs, last = RNN(4, 6, cell)(torch.randn(3, 5, 4), h)
+rnn = RNN(4, 6, RNNCell)
+outputs, last = rnn(torch.randn(3, 5, 4), h)
 assert outputs.shape == (3, 5, 6) and torch.equal(last, outputs[:, -1])
 print("RNNCell matches nn.RNNCell; RNN outputs", tuple(outputs.shape))"""
 
@@ -572,8 +580,8 @@ train(dataset, model, batch_size=16, max_epochs=4)
 print(" ".join(predict(dataset, model, "the cat", next_words=8)))"""
 
     return notebook(md(intro), code(RNN_IMPORTS), md("## The recurrent cell and network"), code(SLIDES_RNN_CELL),
-                    code(SLIDES_RNN), code(check_cell), md("## Data"), code(SLIDES_DATASET), code(STUDENT_CORPUS),
-                    md("## Model, training and generation"), code(SLIDES_MODEL), code(SLIDES_TRAIN),
+                    code(REFERENCE_RNN), code(check_cell), md("## Data"), code(SLIDES_DATASET), code(STUDENT_CORPUS),
+                    md("## Model, training and generation"), code(REFERENCE_MODEL), code(SLIDES_TRAIN),
                     code(SLIDES_PREDICT), code(run))
 
 

@@ -79,9 +79,14 @@ class CellRun(BaseModel):
     calls: list[str] = []
 
 
+CellArgument = Literal["", "instance", "class"]
+
+
 class RNNRun(BaseModel):
     config: list[int]
     constructed: bool = False
+    cell_argument: CellArgument = ""     # what RNN(n_inputs, n_hiddens, cell) accepted as its cell
+    cell_found: bool = False             # an instance of the student's cell class lives inside the RNN
     output_kind: str = ""
     outputs_shape: list[int] | None = None
     last_shape: list[int] | None = None
@@ -94,7 +99,9 @@ class DatasetRun(BaseModel):
     uniq_words: list[str] | None = None
     word_to_index: dict[str, int] | None = None
     index_to_word: list[tuple[int, str]] | None = None
+    words: list[str] | None = None      # its own word list: an attribute holding the documents' words in order
     items: list[int] = []
+    last_item_sizes: list[int] | None = None   # [len(x), len(y)] of dataset[len(dataset) - 1]
 
 
 class ModelRun(BaseModel):
@@ -106,8 +113,16 @@ class ModelRun(BaseModel):
     output_kind: str = ""
     logits_shape: list[int] | None = None
     returned_state_shape: list[int] | None = None
+    vocabulary: list[str] | None = None          # the learning Dataset's uniq_words
+    dataset_length: int | None = None
+    batch_size: int | None = None                # the batch size train() was called with
     trained: bool = False
     train_seconds: float | None = None
+    parameter_count: int = 0
+    parameters_with_gradient: int | None = None  # how many of the model's parameters a gradient reached in train()
+    parameters_changed: bool | None = None
+    partial_batch_size: int | None = None        # a batch size that leaves a smaller last batch, tried for 1 epoch
+    partial_batch_ok: bool | None = None
     prediction: list[str] | None = None
     prediction_kind: str = ""
 
@@ -136,30 +151,50 @@ def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict,
     return run
 
 
-def _probe_rnn(cell_cls: type, cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
+def _build_rnn(cell_cls: type, cls: type, key: str, size_in: int, hidden: int, seed: int, x: torch.Tensor,
+               h0: torch.Tensor, rec) -> tuple[CellArgument, Any, Any, list[str]]:
+    """RNN(n_inputs, n_hiddens, cell) given a cell instance, else the cell class (the slides' RNN builds its own
+    cell from the class, a student's may take a built cell): (the argument that worked, rnn, its output, calls)."""
     from grader.probe_runtime import trace_torch_calls
 
-    _, time, size_in, hidden = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, cell = rec.attempt(f"{key}/rnn/construct", cell_cls, size_in, hidden)
-    if built:
-        built, rnn = rec.attempt(f"{key}/rnn/construct", cls, size_in, hidden, cell)
-    run["constructed"] = built and isinstance(rnn, torch.nn.Module)
-    if not run["constructed"]:
-        return run
-    x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
-    with torch.no_grad():
-        with trace_torch_calls() as calls:
-            ran, output = rec.attempt(f"{key}/rnn/forward", rnn, x, h0)
-        run["calls"] = sorted(calls)
+    for argument in ("instance", "class"):
+        attempt = f"{key}/rnn/with_{argument}"
+        torch.manual_seed(seed)
+        built, cell = (True, cell_cls) if argument == "class" else rec.attempt(attempt, cell_cls, size_in, hidden)
+        if built:
+            built, rnn = rec.attempt(attempt, cls, size_in, hidden, cell)
+        if not built:
+            continue
+        if not isinstance(rnn, torch.nn.Module):
+            rec.errors[attempt] = f"RNN(...) returned a {type(rnn).__name__}, not an nn.Module"
+            continue
+        with torch.no_grad(), trace_torch_calls() as calls:
+            ran, output = rec.attempt(attempt, rnn, x, h0)
         if ran:
-            run["output_kind"] = output_kind(output)
-            if isinstance(output, (tuple, list)) and len(output) == 2:
-                for name, value in zip(("outputs", "last"), output):
-                    if isinstance(value, torch.Tensor):
-                        run[f"{name}_shape"] = list(value.shape)
-                        rec.tensor(f"{key}/rnn/{name}", value)
+            return argument, rnn, output, sorted(calls)
+    return "", None, None, []
+
+
+def _probe_rnn(cell_cls: type, cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
+    _, time, size_in, hidden = config
+    x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
+    argument, rnn, output, calls = _build_rnn(cell_cls, cls, key, size_in, hidden, seed, x, h0, rec)
+    run: dict[str, Any] = {"config": config, "constructed": bool(argument), "cell_argument": argument,
+                           "calls": calls}
+    if not argument:
+        return run
+    run["output_kind"] = output_kind(output)
+    if isinstance(output, (tuple, list)) and len(output) == 2:
+        for name, value in zip(("outputs", "last"), output):
+            if isinstance(value, torch.Tensor):
+                run[f"{name}_shape"] = list(value.shape)
+                rec.tensor(f"{key}/rnn/{name}", value)
+    # The reference for the outputs is the RNN's own cell, wherever it came from, stepped over time here.
+    cell = next((module for module in rnn.modules() if isinstance(module, cell_cls)), None)
+    run["cell_found"] = cell is not None
+    if cell is None:
+        return run
+    with torch.no_grad():
         steps, h = [], h0
         for step in range(time):
             ran, h = rec.attempt(f"{key}/rnn/unroll", cell, x[:, step], h)
@@ -171,6 +206,21 @@ def _probe_rnn(cell_cls: type, cls: type, key: str, config: list[int], seed: int
     return run
 
 
+def _own_words(dataset: Any, words: list[str]) -> list[str] | None:
+    """The Dataset's own word list, found by value whatever its name: a list of strings that is the documents'
+    words in order, empty tokens allowed (the slides' `text += doc + " "` leaves a trailing '')."""
+    for value in vars(dataset).values():
+        if isinstance(value, (list, tuple)) and value and all(isinstance(word, str) for word in value) \
+                and [word for word in value if word] == words:
+            return [str(word) for word in value]
+    return None
+
+
+def item_indices(word_count: int, length: int) -> list[int]:
+    """The items both sides look at: the first two, the middle one and the last one."""
+    return sorted({0, 1, (word_count - length) // 2, word_count - length - 1})
+
+
 def _probe_dataset(cls: type, spec: dict, rec) -> dict[str, Any]:
     run: dict[str, Any] = {}
     length = spec["sequence_length"]
@@ -180,14 +230,19 @@ def _probe_dataset(cls: type, spec: dict, rec) -> dict[str, Any]:
         return run
     ok, size = rec.attempt("dataset/len", lambda: int(len(dataset)))
     run["length"] = size if ok else None
+    if ok and size > 0:
+        ok, sizes = rec.attempt("dataset/last_item", lambda: [int(_item_tensor(v).numel()) for v in dataset[size - 1]])
+        run["last_item_sizes"] = sizes if ok else None
     for name, convert in (("uniq_words", lambda: [str(w) for w in dataset.uniq_words]),
                           ("word_to_index", lambda: {str(w): int(i) for w, i in dataset.word_to_index.items()}),
                           ("index_to_word", lambda: [(int(i), str(w)) for i, w in dict(dataset.index_to_word).items()])):
         ok, value = rec.attempt(f"dataset/{name}", convert)
         run[name] = value if ok else None
     words = " ".join(spec["documents"]).split(" ")
+    ok, own = rec.attempt("dataset/words", _own_words, dataset, words)
+    run["words"] = own if ok else None
     run["items"] = []
-    for index in sorted({0, 1, (len(words) - length) // 2, len(words) - length - 1}):
+    for index in item_indices(len(own or words), length):
         ok, item = rec.attempt(f"dataset/item/{index}", lambda i=index: tuple(_item_tensor(v) for v in dataset[i]))
         if ok and len(item) == 2:
             rec.tensor(f"dataset/item/{index}/x", item[0])
@@ -219,9 +274,45 @@ def _seed_everything(seed: int) -> None:
     numpy.random.seed(seed % 2**32)
 
 
-def _probe_model(namespace: dict, names: dict, spec: dict, predict_spec: dict, seed: int, rec) -> dict[str, Any]:
+def training_batch(dataset_length: int | None, batch_size: int) -> int:
+    """The largest batch size from `batch_size` down to half of it that splits the Dataset into full batches, else
+    `batch_size`: the slides' train() keeps one state of batch_size rows for a whole epoch, so a smaller last batch
+    breaks it; whether a loop copes with one is asked separately (partial_batch)."""
+    if dataset_length:
+        for size in range(batch_size, (batch_size + 1) // 2 - 1, -1):
+            if dataset_length % size == 0:
+                return size
+    return batch_size
+
+
+def partial_batch(dataset_length: int | None, batch_size: int) -> int | None:
+    """A batch size just above `batch_size` that leaves a smaller last batch, if the Dataset's length is known."""
+    if not dataset_length:
+        return None
+    return next((size for size in range(batch_size + 1, batch_size + 9) if dataset_length % size), None)
+
+
+def _train_watched(train: Any, dataset: Any, model: torch.nn.Module, batch_size: int, epochs: int, key: str,
+                   rec) -> dict[str, Any]:
+    """Call the student's train() and record whether gradients reached the model and its parameters moved."""
     import time
 
+    params = [param for param in model.parameters() if param.requires_grad]
+    reached: set[int] = set()
+    handles = [param.register_hook(lambda grad, i=i: reached.add(i)) for i, param in enumerate(params)]
+    before = [param.detach().clone() for param in params]
+    started = time.monotonic()
+    try:
+        trained, _ = rec.attempt(key, train, dataset, model, batch_size, epochs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {"trained": trained, "train_seconds": round(time.monotonic() - started, 3),
+            "parameter_count": len(params), "parameters_with_gradient": len(reached),
+            "parameters_changed": any(not torch.equal(old, param.detach()) for old, param in zip(before, params))}
+
+
+def _probe_model(namespace: dict, names: dict, spec: dict, predict_spec: dict, seed: int, rec) -> dict[str, Any]:
     run: dict[str, Any] = {}
     length = spec["sequence_length"]
     torch.set_num_threads(1)   # the models are tiny: one thread is faster, and parallel graders do not thrash
@@ -238,8 +329,10 @@ def _probe_model(namespace: dict, names: dict, spec: dict, predict_spec: dict, s
     if not ok:
         return run
     run["vocab"] = vocab
-    ok, size = rec.attempt("learn/vocab_size", lambda: len(dataset.uniq_words))
-    run["vocab_size"] = size if ok else None
+    ok, vocabulary = rec.attempt("learn/vocab_size", lambda: [str(word) for word in dataset.uniq_words])
+    run["vocabulary"], run["vocab_size"] = (vocabulary, len(vocabulary)) if ok else (None, None)
+    ok, size = rec.attempt("learn/len", lambda: int(len(dataset)))
+    run["dataset_length"] = size if ok else None
     x = torch.tensor([[vocab[w] for w in words[s:s + length]] for s in spec["starts"]])
     rec.tensor("learn/x", x)
     ok, state = rec.attempt("model/init_state", model.init_state, x.shape[0])
@@ -258,16 +351,30 @@ def _probe_model(namespace: dict, names: dict, spec: dict, predict_spec: dict, s
         rec.tensor("learn/logits_before", before)
     train, predict = namespace.get(names["train"]), namespace.get(names["predict"])
     if callable(train):
+        run["batch_size"] = training_batch(run["dataset_length"], spec["batch_size"])
         _seed_everything(seed + 1)
-        started = time.monotonic()
-        run["trained"], _ = rec.attempt("learn/train", train, dataset, model, spec["batch_size"], spec["max_epochs"])
-        run["train_seconds"] = round(time.monotonic() - started, 3)
+        run.update(_train_watched(train, dataset, model, run["batch_size"], spec["max_epochs"], "learn/train", rec))
         ok, after = rec.attempt("learn/after", _eval_logits, model, x)
         if ok:
             rec.tensor("learn/logits_after", after)
     if callable(predict):
         run.update(_probe_predict(predict, dataset, model, predict_spec, seed + 2, rec))
+    if run.get("trained"):
+        run.update(_probe_partial_batch(namespace[names["model"]], train, dataset, run, seed + 3, rec))
     return run
+
+
+def _probe_partial_batch(model_cls: type, train: Any, dataset: Any, run: dict, seed: int, rec) -> dict[str, Any]:
+    """One epoch on a fresh Model with a batch size that leaves a smaller last batch: advice, never points."""
+    size = partial_batch(run["dataset_length"], run["batch_size"])
+    if size is None:
+        return {}
+    _seed_everything(seed)
+    built, fresh = rec.attempt("learn/partial_batch", model_cls, dataset)
+    if not built:
+        return {}
+    trained, _ = rec.attempt("learn/partial_batch", train, dataset, fresh, size, 1)
+    return {"partial_batch_size": size, "partial_batch_ok": trained}
 
 
 def _probe_predict(predict: Any, dataset: Any, model: torch.nn.Module, plan: dict, seed: int, rec) -> dict[str, Any]:
@@ -438,11 +545,12 @@ def cell(ctx: CheckContext) -> Outcome:
                            problems=problems)
 
 
-def _rnn_problem(data: ProbeData, run: RNNRun, key: str) -> str | None:
+def _rnn_problem(data: ProbeData, run: RNNRun, key: str, cell_name: str) -> str | None:
     batch, time, _, hidden = run.config
-    error = _error(data, f"{key}/construct", f"{key}/forward")
-    if error or not run.constructed:
-        return f"it raised {error}" if error else "it could not be constructed"
+    if not run.constructed:
+        return (f"it could not be built and called when given an instance of {cell_name} as its cell"
+                f" ({_error(data, f'{key}/with_instance') or 'no error recorded'}), nor when given the class"
+                f" {cell_name} itself ({_error(data, f'{key}/with_class') or 'no error recorded'})")
     if not run.output_kind.startswith(("tuple (tensor, tensor)", "list (tensor, tensor)")):
         return f"it returned a {run.output_kind}; it must return (outputs, last_hidden)"
     if run.outputs_shape != [batch, time, hidden]:
@@ -451,6 +559,9 @@ def _rnn_problem(data: ProbeData, run: RNNRun, key: str) -> str | None:
                f"{shape_text([batch, time, hidden])}{hint}"
     if run.last_shape not in ([batch, hidden], [1, batch, hidden]):
         return f"last_hidden is {shape_text(run.last_shape)}, expected [batch, hidden] = {shape_text([batch, hidden])}"
+    if not run.cell_found:
+        return (f"no {cell_name} lives inside it, so the grader cannot step its cell over time to compare; keep the"
+                f" cell it is given (or builds from the class it is given) as an attribute")
     unrolled = data.tensors.get(f"{key}/unrolled")
     if unrolled is None:
         return f"its cell could not be stepped over time ({_error(data, f'{key}/unroll') or 'no tensor'})"
@@ -471,22 +582,32 @@ def rnn(ctx: CheckContext) -> Outcome:
     unusable = _first_problem(ctx, data, ("cell", "rnn"))
     if unusable:
         return unusable
-    runs = data.values.rnns
+    runs, cell_name = data.values.rnns, ctx.plan.spec["names"]["cell"]
     problems = [f"RNN({run.config[2]}, {run.config[3]}, cell) on inputs {shape_text(run.config[:3])}: {why}"
-                for index, run in enumerate(runs) if (why := _rnn_problem(data, run, f"configs/{index}/rnn"))]
+                for index, run in enumerate(runs)
+                if (why := _rnn_problem(data, run, f"configs/{index}/rnn", cell_name))]
     if not runs:
         return Outcome.failed("RNN was not probed.")
     if not problems:
-        return Outcome.passed(f"RNN unrolls its cell over time and returns the last hidden state"
-                              f" ({plural(len(runs), 'configuration')}).")
+        taken = {run.cell_argument for run in runs}
+        how = f"builds its cell from the class {cell_name} it is given" if taken == {"class"} else \
+            f"steps the {cell_name} instance it is given"
+        return Outcome.passed(f"RNN {how}, unrolls it over time and returns the last hidden state"
+                              f" ({plural(len(runs), 'configuration')}).", cell_argument=sorted(taken))
     return Outcome.partial((len(runs) - len(problems)) / len(runs), f"{len(problems)} of {len(runs)} RNNs are"
                            f" wrong. {sentence(problems[0])}", problems=problems)
 
 
+def dataset_words(spec: dict, run: DatasetRun) -> list[str]:
+    """The word list the Dataset is judged against: its own (the documents' words, with any empty tokens its
+    joining left), else the documents' words as the grader splits them."""
+    return run.words if run.words is not None else " ".join(spec["documents"]).split(" ")
+
+
 def _dataset_findings(spec: dict, run: DatasetRun, data: ProbeData) -> dict[str, str | None]:
-    """Each part of the Dataset contract → None when it holds, else why not."""
+    """Each part of the Dataset contract → None when it holds, else why not; judged against its own word list."""
     length = spec["sequence_length"]
-    words = " ".join(spec["documents"]).split(" ")
+    words = dataset_words(spec, run)
     counts = {word: words.count(word) for word in dict.fromkeys(words)}
     found: dict[str, str | None] = {}
     expected_length = len(words) - length
@@ -494,15 +615,19 @@ def _dataset_findings(spec: dict, run: DatasetRun, data: ProbeData) -> dict[str,
         found["length"] = f"calling len() on the Dataset raised {_error(data, 'dataset/len') or 'an error'}"
     elif run.length != expected_length:
         found["length"] = (f"the Dataset has {run.length} items, expected {expected_length} = {len(words)} words −"
-                           f" sequence_length {length}")
+                           f" sequence_length {length}{_short_last_item(run, length)}")
     else:
         found["length"] = None
     uniq = run.uniq_words
     if uniq is None:
         found["vocabulary"] = f"uniq_words could not be read ({_error(data, 'dataset/uniq_words')})"
     elif sorted(uniq) != sorted(counts):
+        missing = [word for word in counts if word not in uniq]
+        extra = [word for word in dict.fromkeys(uniq) if word not in counts]
         found["vocabulary"] = (f"uniq_words has {len(uniq)} entries for {len(counts)} distinct words"
-                               f"{'' if len(set(uniq)) == len(uniq) else ' (with repeats)'}")
+                               f"{'' if len(set(uniq)) == len(uniq) else ' (with repeats)'}"
+                               f"{f'; missing {missing[0]!r}' if missing else ''}"
+                               f"{f'; {extra[0]!r} is no word of the documents' if extra else ''}")
     elif any(counts[a] < counts[b] for a, b in zip(uniq, uniq[1:])):
         wrong = next((a, b) for a, b in zip(uniq, uniq[1:]) if counts[a] < counts[b])
         found["vocabulary"] = (f"uniq_words is not sorted by frequency: '{wrong[0]}' ({counts[wrong[0]]}×) comes"
@@ -512,6 +637,15 @@ def _dataset_findings(spec: dict, run: DatasetRun, data: ProbeData) -> dict[str,
     found["indices"] = _index_problem(run, data)
     found["items"] = _items_problem(spec, run, data, words)
     return found
+
+
+def _short_last_item(run: DatasetRun, length: int) -> str:
+    """What the extra items look like when len() counts too many: the last one is cut short."""
+    sizes = run.last_item_sizes
+    if not sizes or len(sizes) != 2 or sizes == [length, length]:
+        return ""
+    return (f"; its last item, dataset[{run.length - 1}], holds {sizes[0]} input and {sizes[1]} target words instead"
+            f" of {length}, so a DataLoader cannot stack it with the others")
 
 
 def _index_problem(run: DatasetRun, data: ProbeData) -> str | None:
@@ -531,7 +665,7 @@ def _index_problem(run: DatasetRun, data: ProbeData) -> str | None:
 def _items_problem(spec: dict, run: DatasetRun, data: ProbeData, words: list[str]) -> str | None:
     length = spec["sequence_length"]
     lookup = run.word_to_index or {}
-    for index in sorted({0, 1, (len(words) - length) // 2, len(words) - length - 1}):
+    for index in item_indices(len(words), length):
         if index not in run.items:
             return f"dataset[{index}] raised {_error(data, f'dataset/item/{index}') or 'an error'}"
         if any(word not in lookup for word in words[index:index + length + 1]):
@@ -550,6 +684,16 @@ def _items_problem(spec: dict, run: DatasetRun, data: ProbeData, words: list[str
     return None
 
 
+def _empty_token_note(spec: dict, run: DatasetRun) -> str:
+    """Says so when the Dataset's own word list holds empty tokens, which it counts consistently (as the slides do)."""
+    empty = dataset_words(spec, run).count("")
+    if not empty:
+        return ""
+    return (f" (its word list also holds {plural(empty, 'empty word')} '', left by joining the documents with"
+            f" spaces as the slides do; length, vocabulary and items count {'it' if empty == 1 else 'them'}"
+            f" consistently)")
+
+
 @check("rnn_lm.dataset")
 def dataset(ctx: CheckContext) -> Outcome:
     """Dataset on the grader's corpus: length, vocabulary by frequency, index maps, items shifted by one."""
@@ -560,11 +704,12 @@ def dataset(ctx: CheckContext) -> Outcome:
     run = data.values.dataset
     if not run.constructed:
         return Outcome.failed(f"Dataset(sequence_length, documents) raised {_error(data, 'dataset/construct')}.")
-    found = _dataset_findings(ctx.plan.spec["dataset"], run, data)
+    spec = ctx.plan.spec["dataset"]
+    found = _dataset_findings(spec, run, data)
     problems = [why for why in found.values() if why]
     if not problems:
         return Outcome.passed("Dataset: length, vocabulary sorted by frequency, index maps and shifted items all"
-                              " correct on the grader's corpus.")
+                              f" correct on the grader's corpus{_empty_token_note(spec, run)}.")
     return Outcome.partial((len(found) - len(problems)) / len(found), f"{len(problems)} of {len(found)} parts of the"
                            f" Dataset are wrong. {sentence(problems[0])}", problems=problems)
 
@@ -606,6 +751,42 @@ def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float(F.cross_entropy(logits.double().reshape(-1, logits.shape[-1]), targets.reshape(-1)))
 
 
+def _train_call(batch: int, epochs: int) -> str:
+    return f"train(dataset, model, {batch}, {epochs})"
+
+
+def _last_batch(length: int | None, batch: int) -> str:
+    """' (its N items end in a batch of k)' when `batch` does not split the Dataset evenly."""
+    if not length or length % batch == 0:
+        return ""
+    return f" (the Dataset's {length} items end in a batch of {length % batch})"
+
+
+def _no_learning_cause(run: ModelRun) -> str | None:
+    """What the grader saw when training left the model as it was, said in the student's terms."""
+    if run.parameters_with_gradient == 0:
+        return ("no gradient reached any of the model's parameters during train(): loss.backward() is never called"
+                " on a loss computed from the model's output")
+    if run.parameters_changed is False:
+        reached, total = run.parameters_with_gradient, run.parameter_count
+        which = f"all {total}" if reached == total else f"{reached} of the {total}"
+        return (f"loss.backward() ran (gradients reached {which} parameter tensors of the model), but no parameter"
+                f" changed: train() never calls optimizer.step() (or its optimizer holds other parameters than the"
+                f" model's)")
+    return None
+
+
+def _partial_batch_note(run: ModelRun, data: ProbeData) -> str:
+    """Advice, worth no points: the student's loop fails on a smaller last batch."""
+    if run.partial_batch_ok is not False or not run.partial_batch_size or not run.dataset_length:
+        return ""
+    size = run.partial_batch_size
+    return (f" Note (no points): {_train_call(size, 1)} raised {_error(data, 'learn/partial_batch') or 'an error'}"
+            f"{_last_batch(run.dataset_length, size)}: this loop cannot handle a last batch smaller than batch_size."
+            f" The grader trained with batch size {run.batch_size}, which splits the Dataset evenly; a state of"
+            f" x.shape[0] rows per batch, or DataLoader(..., drop_last=True), handles any batch size.")
+
+
 @check("rnn_lm.learns")
 def learns(ctx: CheckContext, min_drop: float) -> Outcome:
     """The grader's cross-entropy on its own text falls by at least `min_drop` nats after the student's train()."""
@@ -617,9 +798,10 @@ def learns(ctx: CheckContext, min_drop: float) -> Outcome:
     if run.vocab is None or "learn/logits_before" not in data.tensors:
         why = _error(data, "learn/dataset", "model/construct", "learn/vocab", "learn/before")
         return Outcome.failed(f"The loss could not be measured before training: {why or 'the model did not run'}.")
+    call = _train_call(run.batch_size or learn["batch_size"], learn["max_epochs"])
     if not run.trained:
-        return Outcome.failed(f"train(dataset, model, {learn['batch_size']}, {learn['max_epochs']}) raised"
-                              f" {_error(data, 'learn/train')}.")
+        return Outcome.failed(f"{call} raised {_error(data, 'learn/train')}"
+                              f"{_last_batch(run.dataset_length, run.batch_size or learn['batch_size'])}.")
     if "learn/logits_after" not in data.tensors:
         return Outcome.failed(f"The model failed after training: {_error(data, 'learn/after')}.")
     words = " ".join(learn["documents"]).split(" ")
@@ -635,15 +817,16 @@ def learns(ctx: CheckContext, min_drop: float) -> Outcome:
             return Outcome.failed("The logits contain NaN or infinite values, so the loss cannot be measured.")
     loss_before, loss_after = _cross_entropy(before, targets), _cross_entropy(after, targets)
     drop = loss_before - loss_after
-    text = (f"On a text it never saw, the cross-entropy went from {loss_before:.3f} to {loss_after:.3f} after"
-            f" train(dataset, model, {learn['batch_size']}, {learn['max_epochs']})")
+    text = f"On a text it never saw, the cross-entropy went from {loss_before:.3f} to {loss_after:.3f} after {call}"
     details = {"loss_before": round(loss_before, 4), "loss_after": round(loss_after, 4),
-               "train_seconds": run.train_seconds}
+               "train_seconds": run.train_seconds, "batch_size": run.batch_size, "dataset_length": run.dataset_length,
+               "partial_batch_ok": run.partial_batch_ok}
+    note = _partial_batch_note(run, data)
     if drop >= min_drop:
-        return Outcome.passed(f"{text}: it learns.", **details)
-    hint = ": nothing changed, does train() call optimizer.step()?" if abs(drop) < 1e-6 else \
-        f"; it should fall by at least {min_drop}."
-    return Outcome.partial(max(0.0, drop) / min_drop, f"{text}{hint}", **details)
+        return Outcome.passed(f"{text}: it learns.{note}", **details)
+    cause = _no_learning_cause(run)
+    hint = f": {cause}." if cause else f"; it should fall by at least {min_drop}."
+    return Outcome.partial(max(0.0, drop) / min_drop, f"{text}{hint}{note}", **details)
 
 
 @check("rnn_lm.predict")
@@ -660,7 +843,7 @@ def predict(ctx: CheckContext) -> Outcome:
         return Outcome.failed(f"{call} raised {data.errors['predict']}.")
     if run.prediction is None:
         return Outcome.failed(f"{call} returned a {run.prediction_kind or 'nothing'}, not a list of words.")
-    words, vocab = run.prediction, set(run.vocab or {})
+    words, vocab = run.prediction, set(run.vocabulary if run.vocabulary is not None else run.vocab or {})
     problems = []
     if words[:len(prompt)] != prompt:
         problems.append(f"it does not start with the prompt's words {prompt} (it starts {words[:len(prompt)]})")
