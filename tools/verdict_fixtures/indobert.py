@@ -171,14 +171,16 @@ train_dataset_path = 'data/smsa/train_preprocess.tsv'
 valid_dataset_path = 'data/smsa/valid_preprocess.tsv'
 test_dataset_path = 'data/smsa/test_preprocess_masked_label.tsv'"""
 
+# num_workers=16 in the example: 0 here, since forking 16 workers per loop costs ~80 s of a quick-mode grading and
+# changes nothing else (the grader copes with them: the fixture passed with 16, at a peak of 8.2 GB summed RSS).
 INDONLU_LOADERS = """\
 train_dataset = DocumentSentimentDataset(train_dataset_path, tokenizer, lowercase=True)
 valid_dataset = DocumentSentimentDataset(valid_dataset_path, tokenizer, lowercase=True)
 test_dataset = DocumentSentimentDataset(test_dataset_path, tokenizer, lowercase=True)
 
-train_loader = DocumentSentimentDataLoader(dataset=train_dataset, max_seq_len=512, batch_size=32, num_workers=16, shuffle=True)  
-valid_loader = DocumentSentimentDataLoader(dataset=valid_dataset, max_seq_len=512, batch_size=32, num_workers=16, shuffle=False)  
-test_loader = DocumentSentimentDataLoader(dataset=test_dataset, max_seq_len=512, batch_size=32, num_workers=16, shuffle=False)"""
+train_loader = DocumentSentimentDataLoader(dataset=train_dataset, max_seq_len=512, batch_size=32, num_workers=0, shuffle=True)  
+valid_loader = DocumentSentimentDataLoader(dataset=valid_dataset, max_seq_len=512, batch_size=32, num_workers=0, shuffle=False)  
+test_loader = DocumentSentimentDataLoader(dataset=test_dataset, max_seq_len=512, batch_size=32, num_workers=0, shuffle=False)"""
 
 INDONLU_LABELS = """\
 w2i, i2w = DocumentSentimentDataset.LABEL2INDEX, DocumentSentimentDataset.INDEX2LABEL
@@ -566,7 +568,7 @@ FIXTURES: list[Fixture] = [
                "metrics fn), the `utils` imports replaced by the pasted DocumentSentimentDataset, "
                "DocumentSentimentDataLoader (utils/data_utils.py), forward_sequence_classification (utils/forward_fn.py) "
                "and document_sentiment_metrics_fn (utils/metrics.py); dataset paths → data/smsa/, "
-               "model.cuda()/device='cuda' → the machine's device",
+               "model.cuda()/device='cuda' → the machine's device, num_workers 16 → 0 (time only)",
         band=(100, 100),
         why="IndoNLU's own example at its own settings does everything the assignment asks; the tiny stand-in must "
             "not fail it for learning slower than the reference's lr 5e-5",
@@ -599,11 +601,10 @@ FIXTURES: list[Fixture] = [
         exercise="indobert",
         source="the course's IndoNLU tutorial (seeds 004, 'Fase Training' and 'Fase Evaluasi', = IndoNLU's example "
                "loop) with the two print() calls removed: the per-epoch metrics are only in the progress bars' "
-               "descriptions (stderr); num_workers=0 (the example's 16 workers only cost time here)",
+               "descriptions (stderr); num_workers 16 → 0 as in the example fixture",
         band=(100, 100),
         why="the TRAIN LOSS and VALID LOSS/ACC/F1 the tutorial shows are reported, in its progress bars",
-        cells=indonlu_example()[:9] + (code(INDONLU_LOADERS.replace("num_workers=16", "num_workers=0")),)
-        + indonlu_example()[10:13] + (code(TQDM_ONLY_TRAIN),),
+        cells=indonlu_example()[:13] + (code(TQDM_ONLY_TRAIN),),
     ),
     Fixture(
         name="indobert_dataframe_history",
