@@ -30,6 +30,7 @@ class Dataset:
     `data/<workdir_name>` in every work dir; `staged_subdir`, when set, stages only that subfolder of the
     variant (the rest, e.g. held-back test items, stays with the grader); `kernel_env(staged)` gives extra
     environment variables for the kernel (e.g. HF_HOME) given the staged path inside the work dir.
+    `synth_version` names the stand-in's recipe: a cached stand-in built by another recipe is rebuilt.
     """
 
     name: str
@@ -39,6 +40,7 @@ class Dataset:
     workdir_name: str = ""
     staged_subdir: str = ""
     kernel_env: Callable[[Path], dict[str, str]] = field(default=lambda staged: {})
+    synth_version: str = ""
 
     @property
     def staged_name(self) -> str:
@@ -99,8 +101,18 @@ def build(name: str, quick: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ".complete").unlink(missing_ok=True)
     (dataset.synth if quick else dataset.fetch)(folder)
-    (folder / ".complete").write_text("ok\n")
+    (folder / ".complete").write_text(_completion_mark(dataset, quick))
     return folder
+
+
+def _completion_mark(dataset: Dataset, quick: bool) -> str:
+    """What `.complete` holds: 'ok', plus the stand-in's recipe for a quick variant that names one."""
+    return f"ok {dataset.synth_version}\n" if quick and dataset.synth_version else "ok\n"
+
+
+def _built_by_current_recipe(name: str, quick: bool) -> bool:
+    mark = location(name, quick) / ".complete"
+    return mark.is_file() and mark.read_text() == _completion_mark(get(name), quick)
 
 
 def prepare(names: set[str], quick: bool) -> list[str]:
@@ -111,7 +123,7 @@ def prepare(names: set[str], quick: bool) -> list[str]:
     """
     missing = []
     for name in sorted(names):
-        if quick and not (location(name, quick) / ".complete").is_file():
+        if quick and not _built_by_current_recipe(name, quick):
             build(name, quick)
         try:
             require(name, quick)

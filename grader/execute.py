@@ -317,10 +317,12 @@ def _text_of(outputs: list) -> str:
 
 
 def _stderr_of(outputs: list) -> str:
-    """What the cell wrote to stderr (progress bars' postfixes, logging)."""
+    """What the cell wrote to stderr (progress bars' postfixes, logging), as a terminal shows it: a line
+    rewritten with '\\r' (a progress bar's every update) keeps only its last state, so long runs fit the cap."""
     text = "".join(output.get("text", "") for output in outputs
                    if output.get("output_type") == "stream" and output.get("name") == "stderr")
-    return clip(text, STDOUT_CAP)
+    shown = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return clip(shown, STDOUT_CAP)
 
 
 def _html_of(outputs: list) -> str:

@@ -25,3 +25,17 @@ def test_status_lists_a_staged_variant_in_the_chosen_cache(tmp_path, capsys, mon
     assert main(["data", "status", "--cache", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "imdb" in out and "md5 000000000000…" in out
+
+
+def test_a_stand_in_built_by_an_older_recipe_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path))
+    builds = []
+    recipe = data.Dataset(name="recipe-test", description="", fetch=lambda target: None,
+                          synth=lambda target: builds.append(target), synth_version="v2")
+    monkeypatch.setitem(data._datasets, recipe.name, recipe)
+    folder = data.location(recipe.name, quick=True)
+    folder.mkdir(parents=True)
+    (folder / ".complete").write_text("ok v1\n")
+    assert data.prepare({recipe.name}, quick=True) == []
+    assert builds == [folder] and (folder / ".complete").read_text() == "ok v2\n"
+    assert data.prepare({recipe.name}, quick=True) == [] and len(builds) == 1
