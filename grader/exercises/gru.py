@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel
 
 from grader.analysis import class_problem, first_difference, forbidden_references, plural, shape_text
+from grader.analysis import from_scratch_outcome as scratch_verdict
 from grader.check import CheckContext, Outcome
 from grader.probe import ParamInfo, ProbeData, ProbePlan
 from grader.probe_runtime import class_status, grad_status, param_infos
@@ -891,29 +892,17 @@ def param_count(ctx: CheckContext) -> Outcome:
 
 
 def from_scratch_outcome(ctx: CheckContext, class_names: list[str], forbidden_names: list[str],
-                         forbidden_attributes: list[str], traced: list[list[str]], substrings: list[str],
-                         what: str) -> Outcome:
-    """Shared by the GRU and RNN exercises: no built-in recurrent layer named in the source or called at run time."""
-    static = forbidden_references(ctx.notebook, class_names, set(forbidden_names), frozenset(forbidden_attributes))
-    names = " and ".join(class_names)
-    if static:
-        return Outcome.failed(f"{names} use a built-in {what}: {static[0].sentence()}.",
-                              found=[finding.sentence() for finding in static])
-    if not traced:
-        return Outcome.failed(f"Not verified: {names} never ran successfully, so their calls could not be traced.")
-    called = sorted({name for calls in traced for name in calls if any(part in name.lower() for part in substrings)})
-    if called:
-        return Outcome.failed(f"{names} call a built-in {what} at run time: {', '.join(called)}.", found=called)
-    return Outcome.passed(f"No built-in {what} in the source of {names} or in {plural(len(traced), 'traced call')}.")
+                         traced: list[list[str]], substrings: list[str], what: str) -> Outcome:
+    """Shared by the GRU and RNN exercises: no built-in recurrent layer called at run time (the source says where)."""
+    static = forbidden_references(ctx.notebook, class_names, set(forbidden_names))
+    return scratch_verdict(" and ".join(class_names), what, static, traced, substrings)
 
 
 @check("gru.from_scratch")
-def from_scratch(ctx: CheckContext, forbidden_names: list[str], forbidden_attributes: list[str],
-                 forbidden_call_substrings: list[str]) -> Outcome:
-    """No nn.GRU, nn.GRUCell, torch.gru, torch.gru_cell or _VF: none in the source, none called at run time."""
+def from_scratch(ctx: CheckContext, forbidden_names: list[str], forbidden_call_substrings: list[str]) -> Outcome:
+    """No nn.GRU, nn.GRUCell, torch.gru, torch.gru_cell or _VF called at run time; the source names where."""
     data = ctx.data()
     names = [ctx.plan.spec["cell_class"], ctx.plan.spec["layer_class"]]
     traced = [run.calls for group in (data.values.cells, data.values.layers) for runs in group.values()
               for run in runs if run.output_kind]
-    return from_scratch_outcome(ctx, names, forbidden_names, forbidden_attributes, traced, forbidden_call_substrings,
-                                "GRU")
+    return from_scratch_outcome(ctx, names, forbidden_names, traced, forbidden_call_substrings, "GRU")
