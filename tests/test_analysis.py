@@ -4,7 +4,7 @@ import nbformat
 import pytest
 import torch
 
-from grader.analysis import first_difference, forbidden_references, missing_definition
+from grader.analysis import Finding, first_difference, forbidden_references, from_scratch_outcome, missing_definition
 from grader.results import CellRecord, ExecutionRecord
 
 FORBIDDEN = {"conv1d", "Conv1d"}
@@ -96,3 +96,29 @@ def test_a_local_variable_shadows_the_library_name():
     nb = notebook("from torch.nn.functional import conv1d",
                   "class Conv1D:\n    def forward(self, x):\n        conv1d = self.kernel\n        return conv1d(x)")
     assert forbidden_references(nb, ["Conv1D"], FORBIDDEN) == []
+
+
+NN_GRU = Finding("GRU", "torch.nn.GRU", 3, 4, "self.check = nn.GRU(3, 4)")
+NP_CONVOLVE = Finding("convolve", "numpy.convolve", 2, 9, "out = np.convolve(a, b)")
+
+
+def test_the_trace_decides_and_the_source_says_where():
+    failed = from_scratch_outcome("GRU", "GRU", [NN_GRU], [["torch.gru", "torch.sigmoid"]], ["gru"])
+    assert failed.fraction == 0 and "at run time: torch.gru. In the source: 'GRU' in cell 3, line 4" in failed.message
+
+
+def test_a_static_hit_the_trace_does_not_confirm_is_a_warning():
+    warned = from_scratch_outcome("GRU", "GRU", [NN_GRU], [["torch.sigmoid"]], ["gru"])
+    assert warned.fraction == 1 and warned.message.count("Warning (no points lost)") == 1
+    assert warned.details["warnings"] == [NN_GRU.sentence()]
+
+
+def test_numpy_is_confirmed_by_tensors_handed_to_numpy():
+    handed = from_scratch_outcome("Conv1D", "convolution", [NP_CONVOLVE], [["TensorBase.numpy"]], ["conv"])
+    assert handed.fraction == 0 and "Tensors go to numpy at run time inside Conv1D (TensorBase.numpy)" in handed.message
+    assert from_scratch_outcome("Conv1D", "convolution", [NP_CONVOLVE], [["torch.add"]], ["conv"]).fraction == 1
+
+
+def test_code_that_never_ran_is_not_verified():
+    assert from_scratch_outcome("GRU", "GRU", [], [], ["gru"]).message.startswith("Not verified")
+    assert from_scratch_outcome("GRU", "GRU", [NN_GRU], [], ["gru"]).fraction == 0

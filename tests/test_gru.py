@@ -261,31 +261,13 @@ def test_behaviour_says_what_it_saw():
 
 # --------------------------------------------------------------------------- every fixture, through the pipeline
 
-FULL = {"constructible": 10, "from_scratch": 15, "shapes": 10, "cell": 30, "layer": 20, "gradients": 10,
-        "param_count": 5}
-EXPECTED = {
-    "gru_correct_slides": FULL,
-    "gru_fused_zrn": FULL,
-    "gru_reset_before": FULL,
-    "gru_no_bias": FULL,
-    "gru_sigmoid_candidate": {**FULL, "cell": 0},
-    "gru_no_reset": {**FULL, "cell": 0, "param_count": 0},
-    "gru_batch_axis": {**FULL, "shapes": 5, "layer": 0},
-    "gru_builtin_cell": {**FULL, "from_scratch": 0, "shapes": 0, "cell": 0, "layer": 0},
-}
+NAMES = ["gru_fused_zrn", "gru_reset_before", "gru_sigmoid_candidate", "gru_no_reset", "gru_batch_axis",
+         "gru_builtin_cell", "gru_stacked_3d_weights", "gru_flat_parameter_vector", "gru_builtin_only_in_a_check_method"]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    return grade_fixtures(list(EXPECTED), repo_rubric("gru"), tmp_path_factory.mktemp("gru"))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(EXPECTED))
-def test_fixture_scores(graded, name):
-    result = graded[name]
-    assert result.status == "graded", result.message
-    assert points(result) == EXPECTED[name]
+    return grade_fixtures(NAMES, repo_rubric("gru"), tmp_path_factory.mktemp("gru"))
 
 
 @pytest.mark.slow
@@ -304,9 +286,29 @@ def test_forms_and_mistakes_are_named(graded):
     assert "it steps over the batch axis" in message(graded["gru_batch_axis"], "layer")
     assert "stepping over dim 0 (batch, 3) instead of dim 1 (time, 5)" in message(graded["gru_batch_axis"], "shapes")
     assert "self.cell = nn.GRUCell(input_size, hidden_size)" in message(graded["gru_builtin_cell"], "from_scratch")
+    assert "at run time: torch.gru_cell" in message(graded["gru_builtin_cell"], "from_scratch")
 
 
 @pytest.mark.slow
 def test_a_wrong_cell_unrolled_correctly_keeps_the_layer_points(graded):
     for name in ("gru_sigmoid_candidate", "gru_no_reset"):
         assert points(graded[name])["layer"] == 20
+
+
+@pytest.mark.slow
+def test_the_report_says_which_reading_matched(graded):
+    stacked = graded["gru_stacked_3d_weights"].checks[3]
+    reading = next(iter(stacked.details["forms"].values()))["reading"]
+    assert reading.startswith("parameters read as: W [3, 4, 6] as 3 input blocks (transposed)")
+    assert "read from its parameter tensors" in stacked.message
+    flat = graded["gru_flat_parameter_vector"].checks[3]
+    assert flat.points == 30 and "matched by behaviour" in flat.message
+    assert next(iter(flat.details["forms"].values()))["parameters"]["W_hn"] == "theta (36 elements)"
+
+
+@pytest.mark.slow
+def test_a_builtin_that_never_runs_is_a_warning(graded):
+    check = graded["gru_builtin_only_in_a_check_method"].checks[1]
+    assert check.id == "from_scratch" and check.points == 15
+    assert check.details["warnings"] == [
+        "'GRUCell' in cell 3, line 24: builtin = nn.GRUCell(x.shape[1], h.shape[1]) (torch.nn.GRUCell)"]
