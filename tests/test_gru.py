@@ -250,6 +250,19 @@ def test_behaviour_does_not_rescue_a_wrong_cell(cell_class, words):
     assert found.form is None and words in why
 
 
+class WithHugeBuffer(D2L):
+    def __init__(self, size_in, hidden):
+        super().__init__()
+        self.scratch = nn.Parameter(torch.zeros(5001))
+
+
+def test_a_cell_too_big_to_read_by_behaviour_says_so():
+    found, why = probe_cell(WithHugeBuffer)
+    assert found.form is None
+    assert why.endswith("read by its behaviour instead, its behaviour could not be measured: it has 5199 parameter"
+                        " elements (at most 4000)")
+
+
 def test_behaviour_says_what_it_saw():
     plan = gru.make_plan({"configs": [[3, 5, I, H]]}, torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
@@ -311,4 +324,5 @@ def test_a_builtin_that_never_runs_is_a_warning(graded):
     check = graded["gru_builtin_only_in_a_check_method"].checks[1]
     assert check.id == "from_scratch" and check.points == 15
     assert check.details["warnings"] == [
-        "'GRUCell' in cell 3, line 24: builtin = nn.GRUCell(x.shape[1], h.shape[1]) (torch.nn.GRUCell)"]
+        "'GRUCell' in cell 3, line 24: builtin = nn.GRUCell(x.shape[1], h.shape[1]) (torch.nn.GRUCell)",
+        "'GRUCell' in cell 3, line 25: return (builtin(x, h) - self(x, h)).abs().max() (torch.nn.GRUCell)"]

@@ -248,7 +248,7 @@ def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, r
 
     try:
         with torch.no_grad():
-            rec.attempt(f"{key}/behaviour", measure)
+            rec.attempt(where, measure)
     finally:
         with torch.no_grad():
             for param, value in zip(params, saved):
