@@ -137,7 +137,8 @@ def _import_paths(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[str, str 
         if isinstance(node, ast.Import):
             yield (alias.asname, alias.name) if alias.asname else (alias.name.split(".")[0], alias.name.split(".")[0])
         elif alias.name != "*":
-            yield alias.asname or alias.name, (f"{node.module}.{alias.name}" if node.module and not node.level else None)
+            path = f"{node.module}.{alias.name}" if node.module and not node.level else None
+            yield alias.asname or alias.name, path
 
 
 def _stored_names(node: ast.AST) -> Iterator[str]:
@@ -251,23 +252,25 @@ class _Scan:
                                                               lines[line - 1] if line <= len(lines) else ""))
 
     def local_scope(self, node: ast.AST, scopes: list) -> dict[str, str | None]:
+        """The names a function, lambda or class body binds (a library object's path, or None), as Python scopes
+        them: parameters, assignments, imports, nested definitions, comprehension and walrus targets, minus globals."""
         names: dict[str, str | None] = {}
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        if not isinstance(node, ast.ClassDef):
             arguments = node.args
             for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg,
                         arguments.kwarg]:
                 if arg is not None:
                     names[arg.arg] = None
-        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        body = [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
         lookup = self.lookup([*scopes, (names, False)])
-        declared_global = set()
-        for statement in _scope_statements(body) if not isinstance(node, ast.Lambda) else []:
+        declared_global: set[str] = set()
+        for statement in _scope_statements(body):
             if isinstance(statement, ast.Global):
                 declared_global.update(statement.names)
             _bind_statement(statement, names, lookup, lambda path, kind: path)
-        for statement in body if not isinstance(node, ast.Lambda) else body:
+        for statement in body:
             for child in ast.walk(statement):
-                if isinstance(child, ast.NamedExpr | ast.comprehension):
+                if isinstance(child, (ast.NamedExpr, ast.comprehension)):
                     names.update(dict.fromkeys(_stored_names(child.target), None))
         for name in declared_global:
             names.pop(name, None)

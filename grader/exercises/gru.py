@@ -451,7 +451,8 @@ def tensor_readings(name: str, value: torch.Tensor, size_in: int, hidden: int) -
         rest = [axis for axis in range(len(dims)) if axis not in (out_axis, in_axis)]
         matrix = value.permute(*rest, out_axis, in_axis).reshape(-1, dims[in_axis])
         labels = () if simple else _chunk_labels(dims, rest, out_axis, hidden)
-        inner = (sum(axis > max(out_axis, in_axis) for axis in rest), sum(axis > min(out_axis, in_axis) for axis in rest))
+        inner = (sum(axis > max(out_axis, in_axis) for axis in rest),
+                 sum(axis > min(out_axis, in_axis) for axis in rest))
         units.append((inner, Unit(name, widths[dims[in_axis]], matrix, matrix.shape[0] // hidden, square=square,
                                   transposed=in_axis < out_axis, labels=labels, shape=tuple(value.shape))))
     for axis in range(len(dims)):
@@ -702,7 +703,8 @@ def _layout_problem(layout: Layout, gates: tuple[Gate, ...], hidden: int) -> str
         return (f"its weights hold {counts[0]} input-to-hidden and {counts[1]} hidden-to-hidden blocks of"
                 f" {hidden} rows; this form needs {len(gates)} of each")
     if layout.bias_chunks not in (0, len(gates), 2 * len(gates)):
-        return f"its biases hold {layout.bias_chunks}·H values; this form has 0, {len(gates)}·H or {2 * len(gates)}·H"
+        return (f"its biases hold {layout.bias_chunks}·H values; this form has 0, {len(gates)}·H or"
+                f" {2 * len(gates)}·H")
     return ""
 
 
