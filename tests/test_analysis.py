@@ -1,9 +1,10 @@
 """Static reading of notebook source and the numeric comparison used in messages."""
 
 import nbformat
+import pytest
 import torch
 
-from grader.analysis import first_difference, forbidden_references, missing_definition
+from grader.analysis import Finding, first_difference, forbidden_references, from_scratch_outcome, missing_definition
 from grader.results import CellRecord, ExecutionRecord
 
 FORBIDDEN = {"conv1d", "Conv1d"}
@@ -23,7 +24,8 @@ def test_finds_builtin_in_the_class():
 def test_follows_helpers_the_class_uses():
     nb = notebook("from torch.nn.functional import conv1d as c", "def helper(x, w):\n    return c(x, w)",
                   "class Conv1D:\n    def forward(self, x):\n        return helper(x, self.w)")
-    assert [f.cell for f in forbidden_references(nb, ["Conv1D"], FORBIDDEN)] == [1]
+    findings = forbidden_references(nb, ["Conv1D"], FORBIDDEN)
+    assert [(f.cell, f.resolved) for f in findings] == [(1, "torch.nn.functional.conv1d"), (2, "torch.nn.functional.conv1d")]
 
 
 def test_ignores_test_cells_outside_the_class():
@@ -52,8 +54,71 @@ def test_first_difference_names_index_and_values():
     assert "not finite" in first_difference(torch.full((2, 3), float("nan")), expected, 1e-4, 1e-4)
 
 
-def test_attribute_only_names_spare_the_students_own_class():
+def test_the_students_own_names_are_never_flagged():
     nb = notebook("import torch.nn as nn", "class GRU(nn.Module):\n    def forward(self, x):\n        return GRU.helper(x)",
                   "class Model(nn.Module):\n    def __init__(self):\n        self.a = GRU()\n        self.b = nn.GRU(3, 4)")
-    [finding] = forbidden_references(nb, ["Model"], set(), attributes_only=frozenset({"GRU"}))
-    assert (finding.cell, finding.line) == (3, 4)
+    [finding] = forbidden_references(nb, ["Model"], {"GRU"})
+    assert (finding.cell, finding.line, finding.resolved) == (3, 4, "torch.nn.GRU")
+
+
+GRU_NAMES = {"gru", "gru_cell", "GRU", "GRUCell", "_VF"}
+
+
+def test_a_cell_kept_as_gru_cell_and_a_demo_gru_are_the_students():
+    nb = notebook("import torch\nimport torch.nn as nn",
+                  "class GRUCell(nn.Module):\n    def forward(self, x, h):\n        gru = torch.tanh(x)\n        return gru",
+                  "class GRU(nn.Module):\n    def __init__(self, i, h):\n        super().__init__()\n"
+                  "        self.gru_cell = GRUCell(i, h)\n    def forward(self, x, h):\n        out = self.gru_cell(x, h)\n"
+                  "        return out, h",
+                  "gru = GRU(10, 20)\nout, h = gru(x, h0)\nbuiltin = nn.GRU(10, 20)")
+    assert forbidden_references(nb, ["GRUCell", "GRU"], GRU_NAMES) == []
+
+
+def test_a_demo_conv1d_instance_is_no_helper():
+    nb = notebook("import torch.nn as nn", "class Conv1D(nn.Module):\n    def forward(self, x):\n        out = x\n        return out",
+                  "conv1d = Conv1D(2, 7, 3)\nout = conv1d(seq)\nref = nn.Conv1d(2, 7, 3)")
+    assert forbidden_references(nb, ["Conv1D"], FORBIDDEN) == []
+
+
+@pytest.mark.parametrize("source, resolved", [
+    ("import torch\nclass GRU:\n    def f(self, x):\n        return torch._VF.gru(x)", "torch._VF.gru"),
+    ("from torch.nn import GRUCell as Cell\nclass GRU:\n    def f(self):\n        return Cell(1, 2)", "torch.nn.GRUCell"),
+    ("import torch.nn as nn\nclass GRU:\n    def f(self, x):\n        return getattr(nn, 'GRU')(x)", "torch.nn.GRU"),
+    ("class GRU:\n    def f(self, x):\n        from torch import gru\n        return gru(x)", "torch.gru"),
+    ("from torch import *\nclass GRU:\n    def f(self, x):\n        return gru(x)", "torch.gru"),
+    ("import torch.nn as nn\nbuilt = nn.GRU(3, 4)\nclass GRU:\n    def f(self, x):\n        return built(x)", "torch.nn.GRU"),
+])
+def test_library_objects_are_resolved_through_aliases(source, resolved):
+    assert [f.resolved for f in forbidden_references(notebook(source), ["GRU"], GRU_NAMES)][-1:] == [resolved]
+
+
+def test_a_local_variable_shadows_the_library_name():
+    nb = notebook("from torch.nn.functional import conv1d",
+                  "class Conv1D:\n    def forward(self, x):\n        conv1d = self.kernel\n        return conv1d(x)")
+    assert forbidden_references(nb, ["Conv1D"], FORBIDDEN) == []
+
+
+NN_GRU = Finding("GRU", "torch.nn.GRU", 3, 4, "self.check = nn.GRU(3, 4)")
+NP_CONVOLVE = Finding("convolve", "numpy.convolve", 2, 9, "out = np.convolve(a, b)")
+
+
+def test_the_trace_decides_and_the_source_says_where():
+    failed = from_scratch_outcome("GRU", "GRU", [NN_GRU], [["torch.gru", "torch.sigmoid"]], ["gru"])
+    assert failed.fraction == 0 and "at run time: torch.gru. In the source: 'GRU' in cell 3, line 4" in failed.message
+
+
+def test_a_static_hit_the_trace_does_not_confirm_is_a_warning():
+    warned = from_scratch_outcome("GRU", "GRU", [NN_GRU], [["torch.sigmoid"]], ["gru"])
+    assert warned.fraction == 1 and warned.message.count("Warning (no points lost)") == 1
+    assert warned.details["warnings"] == [NN_GRU.sentence()]
+
+
+def test_numpy_is_confirmed_by_tensors_handed_to_numpy():
+    handed = from_scratch_outcome("Conv1D", "convolution", [NP_CONVOLVE], [["TensorBase.numpy"]], ["conv"])
+    assert handed.fraction == 0 and "Tensors go to numpy at run time inside Conv1D (TensorBase.numpy)" in handed.message
+    assert from_scratch_outcome("Conv1D", "convolution", [NP_CONVOLVE], [["torch.add"]], ["conv"]).fraction == 1
+
+
+def test_code_that_never_ran_is_not_verified():
+    assert from_scratch_outcome("GRU", "GRU", [], [], ["gru"]).message.startswith("Not verified")
+    assert from_scratch_outcome("GRU", "GRU", [NN_GRU], [], ["gru"]).fraction == 0

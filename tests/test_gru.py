@@ -6,6 +6,8 @@ import torch.nn as nn
 
 from conftest import ROOT, grade_fixtures, grade_notebook, message, points, repo_rubric
 from grader.exercises import gru
+from grader.probe import ProbeData
+from grader.probe_runtime import Recorder
 
 I, H = 4, 6
 
@@ -83,15 +85,15 @@ class Broken(TorchLayout):
         return super().forward(x, h) * 0.5
 
 
-def run_search(module: nn.Module, forms=gru.VALID_FORMS, **kwargs) -> gru.SearchResult:
+def run_search(module: nn.Module, forms=gru.VALID_FORMS, size_in=I, hidden=H, **kwargs) -> gru.SearchResult:
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for param in module.parameters():
             param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
-        x, h = torch.randn(12, I, generator=generator), torch.rand(12, H, generator=generator) * 2 - 1
+        x, h = torch.randn(12, size_in, generator=generator), torch.rand(12, hidden, generator=generator) * 2 - 1
         output = module(x, h)
     params = [(name, p.detach()) for name, p in module.named_parameters()]
-    return gru.search(params, I, H, x, h, output, forms, **kwargs)
+    return gru.search(params, size_in, hidden, x, h, output, forms, **kwargs)
 
 
 @pytest.mark.parametrize("module, reset, update", [
@@ -121,33 +123,164 @@ def test_search_explains_parameters_that_fit_no_gru():
     assert "'proj.weight' [5, 4] has no place in a GRU" in run_search(Odd()).problem
 
 
+class Stacked(nn.Module):
+    """[3, I, H] input weights, [3, H, H] hidden weights, [3, H] biases (gates r z n), used as x @ W[g]."""
+
+    def __init__(self, size_in=I, hidden=H):
+        super().__init__()
+        self.W = nn.Parameter(torch.zeros(3, size_in, hidden))
+        self.U = nn.Parameter(torch.zeros(3, hidden, hidden))
+        self.b = nn.Parameter(torch.zeros(3, hidden))
+
+    def forward(self, x, h):
+        W, U, b = self.W, self.U, self.b
+        r = torch.sigmoid(x @ W[0] + h @ U[0] + b[0])
+        z = torch.sigmoid(x @ W[1] + h @ U[1] + b[1])
+        n = torch.tanh(x @ W[2] + (r * h) @ U[2] + b[2])
+        return (1 - z) * n + z * h
+
+
+class GatesInside(nn.Module):
+    """[H, 3, I] and [H, 3, H] weights through einsum, biases [2, 3H]; h' = z·n + (1−z)·h."""
+
+    def __init__(self, size_in=I, hidden=H):
+        super().__init__()
+        self.hidden = hidden
+        self.W = nn.Parameter(torch.zeros(hidden, 3, size_in))
+        self.U = nn.Parameter(torch.zeros(hidden, 3, hidden))
+        self.b = nn.Parameter(torch.zeros(2, 3 * hidden))
+
+    def forward(self, x, h):
+        gx = torch.einsum("bi,ogi->bgo", x, self.W) + self.b[0].view(3, self.hidden)
+        gh = torch.einsum("bi,ogi->bgo", h, self.U) + self.b[1].view(3, self.hidden)
+        r, z = torch.sigmoid(gx[:, 0] + gh[:, 0]), torch.sigmoid(gx[:, 1] + gh[:, 1])
+        return z * torch.tanh(gx[:, 2] + r * gh[:, 2]) + (1 - z) * h
+
+
+@pytest.mark.parametrize("size_in, hidden", [(4, 6), (3, 5)])
+@pytest.mark.parametrize("module, reset, update, source", [
+    (Stacked, "before", "old", ("W_xz", "W[1, :, :] (transposed)")),
+    (GatesInside, "after", "new", ("b_hn", "b[1, 12:18]")),
+])
+def test_search_reads_tensors_of_any_rank_and_axis_order(module, reset, update, source, size_in, hidden):
+    found = run_search(module(size_in, hidden), size_in=size_in, hidden=hidden)
+    assert found.form == gru.Form(reset, update), found.problem
+    assert found.tried < 2000 and " as 3 input blocks" in found.reading
+    if hidden == 6:
+        assert found.mapping.sources[source[0]] == source[1]
+
+
+# --------------------------------------------------------------------------- reading by behaviour, in process
+
+class FlatVector(nn.Module):
+    """Every parameter in one flat vector, sliced in forward; input weights halved, U stored transposed, six biases,
+    h' = z·n + (1−z)·h: no reading of the tensor as gate blocks fits."""
+
+    def __init__(self, size_in, hidden):
+        super().__init__()
+        self.size_in, self.hidden = size_in, hidden
+        self.theta = nn.Parameter(torch.zeros(3 * hidden * (size_in + hidden) + 6 * hidden))
+
+    def forward(self, x, h):
+        i, k, t = self.size_in, self.hidden, self.theta
+        w = t[:3 * k * i].view(3 * k, i) / 2
+        u = t[3 * k * i:3 * k * (i + k)].view(k, 3 * k).T
+        b = t[3 * k * (i + k):].view(2, 3 * k)
+        gx, gh = x @ w.T + b[0], h @ u.T + b[1]
+        r, z = torch.sigmoid(gx[:, :k] + gh[:, :k]), torch.sigmoid(gx[:, k:2 * k] + gh[:, k:2 * k])
+        return z * torch.tanh(gx[:, 2 * k:] + r * gh[:, 2 * k:]) + (1 - z) * h
+
+
+class WithUnusedState(D2L):
+    def __init__(self, size_in, hidden):
+        super().__init__()
+        self.h0 = nn.Parameter(torch.zeros(H))
+
+
+class NoResetCell(nn.Module):
+    def __init__(self, size_in, hidden):
+        super().__init__()
+        self.x2h, self.h2h = nn.Linear(size_in, 2 * hidden), nn.Linear(hidden, 2 * hidden)
+
+    def forward(self, x, h):
+        (xz, xn), (hz, hn) = self.x2h(x).chunk(2, 1), self.h2h(h).chunk(2, 1)
+        z = torch.sigmoid(xz + hz)
+        return (1 - z) * torch.tanh(xn + hn) + z * h
+
+
+class SigmoidCandidate(nn.Module):
+    def __init__(self, size_in, hidden):
+        super().__init__()
+        self.x2h, self.h2h = nn.Linear(size_in, 3 * hidden), nn.Linear(hidden, 3 * hidden)
+
+    def forward(self, x, h):
+        (xr, xz, xn), (hr, hz, hn) = self.x2h(x).chunk(3, 1), self.h2h(h).chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        return (1 - z) * torch.sigmoid(xn + r * hn) + z * h
+
+
+def probe_cell(cell_class, size_in=I, hidden=H):
+    """The probe and the cell's identification, in this process (no kernel): one configuration."""
+    plan = gru.make_plan({"configs": [[3, 5, size_in, hidden]]}, torch.Generator().manual_seed(5), quick=True)
+    recorder = Recorder()
+    gru.probe({"GRUCell": cell_class}, plan.spec, plan.inputs, recorder)
+    data = ProbeData(gru.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
+    run = data.values.cells["configs"][0]
+    return gru.identify(data, plan.inputs, run, "configs/0")
+
+
+def test_behaviour_reads_a_cell_whose_tensors_fit_no_block_reading():
+    found, why = probe_cell(FlatVector)
+    assert not why and found.behaviour is not None and found.form == gru.Form("after", "new")
+    assert found.reading.startswith("matched by behaviour")
+    assert found.mapping.sources["W_hn"] == "theta (36 elements)"
+
+
+def test_behaviour_names_elements_that_change_nothing():
+    found, _ = probe_cell(WithUnusedState)
+    assert found.form == gru.Form("before", "old") and found.behaviour.unused[:2] == ["h0[0]", "h0[1]"]
+
+
+@pytest.mark.parametrize("cell_class, words", [
+    (NoResetCell, "it has no reset gate"),
+    (SigmoidCandidate, "through a sigmoid where tanh belongs"),
+])
+def test_behaviour_does_not_rescue_a_wrong_cell(cell_class, words):
+    found, why = probe_cell(cell_class)
+    assert found.form is None and words in why
+
+
+class WithHugeBuffer(D2L):
+    def __init__(self, size_in, hidden):
+        super().__init__()
+        self.scratch = nn.Parameter(torch.zeros(5001))
+
+
+def test_a_cell_too_big_to_read_by_behaviour_says_so():
+    found, why = probe_cell(WithHugeBuffer)
+    assert found.form is None
+    assert why.endswith("read by its behaviour instead, its behaviour could not be measured: it has 5199 parameter"
+                        " elements (at most 4000)")
+
+
+def test_behaviour_says_what_it_saw():
+    plan = gru.make_plan({"configs": [[3, 5, I, H]]}, torch.Generator().manual_seed(5), quick=True)
+    recorder = Recorder()
+    gru.probe({"GRUCell": SigmoidCandidate}, plan.spec, plan.inputs, recorder)
+    data = ProbeData(gru.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
+    reading = gru.read_by_behaviour(data, plan.inputs, data.values.cells["configs"][0], "configs/0")
+    assert reading.problem.startswith("with every parameter set to 0 a GRU returns h/2")
+
+
 # --------------------------------------------------------------------------- every fixture, through the pipeline
 
-FULL = {"constructible": 10, "from_scratch": 15, "shapes": 10, "cell": 30, "layer": 20, "gradients": 10,
-        "param_count": 5}
-EXPECTED = {
-    "gru_correct_slides": FULL,
-    "gru_fused_zrn": FULL,
-    "gru_reset_before": FULL,
-    "gru_no_bias": FULL,
-    "gru_sigmoid_candidate": {**FULL, "cell": 0},
-    "gru_no_reset": {**FULL, "cell": 0, "param_count": 0},
-    "gru_batch_axis": {**FULL, "shapes": 5, "layer": 0},
-    "gru_builtin_cell": {**FULL, "from_scratch": 0, "shapes": 0, "cell": 0, "layer": 0},
-}
+NAMES = ["gru_fused_zrn", "gru_reset_before", "gru_sigmoid_candidate", "gru_no_reset", "gru_batch_axis",
+         "gru_builtin_cell", "gru_stacked_3d_weights", "gru_flat_parameter_vector", "gru_builtin_only_in_a_check_method"]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    return grade_fixtures(list(EXPECTED), repo_rubric("gru"), tmp_path_factory.mktemp("gru"))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(EXPECTED))
-def test_fixture_scores(graded, name):
-    result = graded[name]
-    assert result.status == "graded", result.message
-    assert points(result) == EXPECTED[name]
+    return grade_fixtures(NAMES, repo_rubric("gru"), tmp_path_factory.mktemp("gru"))
 
 
 @pytest.mark.slow
@@ -166,9 +299,30 @@ def test_forms_and_mistakes_are_named(graded):
     assert "it steps over the batch axis" in message(graded["gru_batch_axis"], "layer")
     assert "stepping over dim 0 (batch, 3) instead of dim 1 (time, 5)" in message(graded["gru_batch_axis"], "shapes")
     assert "self.cell = nn.GRUCell(input_size, hidden_size)" in message(graded["gru_builtin_cell"], "from_scratch")
+    assert "at run time: torch.gru_cell" in message(graded["gru_builtin_cell"], "from_scratch")
 
 
 @pytest.mark.slow
 def test_a_wrong_cell_unrolled_correctly_keeps_the_layer_points(graded):
     for name in ("gru_sigmoid_candidate", "gru_no_reset"):
         assert points(graded[name])["layer"] == 20
+
+
+@pytest.mark.slow
+def test_the_report_says_which_reading_matched(graded):
+    stacked = graded["gru_stacked_3d_weights"].checks[3]
+    reading = next(iter(stacked.details["forms"].values()))["reading"]
+    assert reading.startswith("parameters read as: W [3, 4, 6] as 3 input blocks (transposed)")
+    assert "read from its parameter tensors" in stacked.message
+    flat = graded["gru_flat_parameter_vector"].checks[3]
+    assert flat.points == 30 and "matched by behaviour" in flat.message
+    assert next(iter(flat.details["forms"].values()))["parameters"]["W_hn"] == "theta (36 elements)"
+
+
+@pytest.mark.slow
+def test_a_builtin_that_never_runs_is_a_warning(graded):
+    check = graded["gru_builtin_only_in_a_check_method"].checks[1]
+    assert check.id == "from_scratch" and check.points == 15
+    assert check.details["warnings"] == [
+        "'GRUCell' in cell 3, line 24: builtin = nn.GRUCell(x.shape[1], h.shape[1]) (torch.nn.GRUCell)",
+        "'GRUCell' in cell 3, line 25: return (builtin(x, h) - self(x, h)).abs().max() (torch.nn.GRUCell)"]
