@@ -53,6 +53,7 @@ class Rubric(Strict):
     module: str = Field("", description="module registering the check types; default grader.exercises.<exercise>")
     timeouts: Timeouts = Timeouts()
     memory_limit_mb: int = Field(4096, gt=0)
+    disk_limit_mb: int = Field(2048, gt=0, description="what the notebook may write into its work dir and /tmp")
     device: Literal["cpu", "cuda_optional", "cuda"] = "cuda_optional"
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")
     data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")
@@ -61,7 +62,7 @@ class Rubric(Strict):
     @field_validator("exercise")
     @classmethod
     def _exercise_id(cls, value: str) -> str:
-        if not EXERCISE_ID.match(value):
+        if not EXERCISE_ID.fullmatch(value):
             raise ValueError(f"{value!r} is not an exercise id (lower case letters, digits, _)")
         return value
 

@@ -5,6 +5,7 @@ must then say NOT ISOLATED in every report.
 
 from __future__ import annotations
 
+import ast
 import os
 import socket
 import shutil
@@ -16,6 +17,7 @@ import psutil
 import pytest
 from conftest import FIXTURES, ROOT, repo_rubric
 
+import grader
 from grader import cli, sandbox
 from grader.discover import Submission
 from grader.grade import BatchPlan, Job, Options, grade_batch, grade_one
@@ -104,14 +106,28 @@ def test_environment_is_scrubbed(batch) -> None:
     assert SECRET_VARIABLE not in seen and "'HOME'" in seen
 
 
+def listed(line: str) -> list[str]:
+    """The names in a 'FOUND <path> [names]' line."""
+    return ast.literal_eval(line[line.index("["):])
+
+
 @needs_bwrap
 def test_rubrics_reference_and_neighbours_are_invisible(batch) -> None:
     result = batch[1]["adversarial_reads_secrets"]
     seen = stdout(result)
     assert seen.count("HIDDEN") == 5, seen
-    # Only the work dir's parent is listable, and it holds the notebook's own work dir alone: no neighbours.
+    # Only the work dir's parent is listable. It holds the notebook's own work dir and runtime folder, and (when the
+    # checkout or the Python lives in the same folder, as in a clone under /tmp) the folders that lead to them, empty
+    # but for the bound package: no neighbour, wherever the checkout lives.
     found = [line for line in seen.splitlines() if line.startswith("FOUND")]
-    assert len(found) == 1 and found[0].startswith("FOUND /tmp ['grader-conv1d-") and "," not in found[0], found
+    assert len(found) == 1 and found[0].startswith(f"FOUND {tempfile.gettempdir()} ["), found
+    names = listed(found[0])
+    parent = Path(tempfile.gettempdir())
+    leading = {path.relative_to(parent).parts[0] for path in sandbox.python_paths([ROOT]) if parent in path.parents}
+    assert len([name for name in names if name.startswith("grader-conv1d-")]) == 1, names
+    assert len([name for name in names if name.startswith("grader-kernel-")]) <= 1, names
+    assert not [name for name in names if not name.startswith(("grader-conv1d-", "grader-kernel-"))
+                and name not in leading], names
     assert DECOY.name not in seen
     assert result.execution.isolated
 
@@ -128,8 +144,13 @@ def test_no_network(batch) -> None:
 @needs_bwrap
 def test_nothing_written_outside_the_work_dir(batch) -> None:
     seen = stdout(batch[1]["adversarial_writes_outside"])
-    # /tmp, the home folder and the work dir's parent are the work dir's own scratch space inside the sandbox.
-    assert seen.count("REFUSED") == 3 and "REFUSED /tmp" not in seen
+    # /tmp, the home folder and the work dir's parent are the work dir's own scratch space inside the sandbox; the
+    # grader package (wherever the checkout lives), /etc and /usr are read-only.
+    refused = {line.split()[1] for line in seen.splitlines() if line.startswith("REFUSED")}
+    package = Path(grader.__file__).resolve().parent
+    assert refused == {str(package / f"{MARKER}-escape.txt"), f"/etc/{MARKER}-escape.txt",
+                       f"/usr/{MARKER}-escape.txt"}, seen
+    assert seen.count("WROTE") == 3, seen
     assert not any(escape.exists() for escape in ESCAPES)
     assert batch[1]["adversarial_writes_outside"].score == 100
 
@@ -200,8 +221,8 @@ def test_a_dataset_cached_under_tmp_is_readable_but_not_writable(tmp_path: Path)
         (workdir / "data").mkdir()
         (workdir / "data" / "imdb").symlink_to(cache)
         layout = sandbox.Layout(workdir=workdir, readable=sandbox.python_paths([]) + sandbox.symlink_targets(workdir))
-        launch = KernelLaunch(prefix=sandbox.bwrap_prefix(sandbox.availability().bwrap, layout),
-                              env=sandbox.kernel_env(dict(os.environ), workdir, {}), isolated=True)
+        launch = KernelLaunch(env=sandbox.kernel_env(dict(os.environ), workdir, {}), isolated=True,
+                              sandbox=sandbox.Sandbox(sandbox.availability().bwrap, layout))
         source = ("print(open('data/imdb/reviews.txt').read())\n"
                   "try:\n    open('data/imdb/new.txt', 'w')\nexcept OSError as error:\n    print(type(error).__name__)")
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
