@@ -19,6 +19,8 @@ import nbformat
 from nbformat.reader import get_version
 
 NOTEBOOK_CAP_BYTES = 50 * 2**20
+# Validating, running, statically scanning and reporting cost time per cell; a course notebook has a few hundred.
+CELL_CAP = 10_000
 READ_CHUNK = 2**20
 # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a link is refused, not followed.
 SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
@@ -71,6 +73,18 @@ def sha256_of_submission(path: Path) -> str:
     return hashlib.sha256(read_submission(path)).hexdigest()
 
 
+def _cell_count(document: dict) -> int:
+    """Cells of a v4 notebook, or of every worksheet of a v3 one; malformed parts count as none (validation says)."""
+    cells = document.get("cells")
+    if isinstance(cells, list):
+        return len(cells)
+    worksheets = document.get("worksheets")
+    if not isinstance(worksheets, list):
+        return 0
+    return sum(len(sheet.get("cells", [])) for sheet in worksheets
+               if isinstance(sheet, dict) and isinstance(sheet.get("cells", []), list))
+
+
 def parse_notebook(raw: bytes) -> nbformat.NotebookNode:
     """Parse and validate a notebook's bytes (nbformat 3 is converted to 4), or raise InvalidNotebook saying why."""
     try:
@@ -83,6 +97,9 @@ def parse_notebook(raw: bytes) -> nbformat.NotebookNode:
         raise InvalidNotebook(f"the file is not valid notebook JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
     if not isinstance(document, dict) or ("cells" not in document and "worksheets" not in document):
         raise InvalidNotebook("the file is JSON but not a Jupyter notebook (it has no 'cells')")
+    count = _cell_count(document)
+    if count > CELL_CAP:
+        raise InvalidNotebook(f"the notebook has {count} cells, over the {CELL_CAP} cell limit")
     try:
         major, minor = get_version(document)
         if major not in (3, 4):

@@ -110,3 +110,12 @@ def test_restore_recreates_the_staged_work_dir_and_drops_planted_links(tmp_path)
     assert os.readlink(staged.workdir / "data" / "imdb") == "/nonexistent/cache"
     assert (staged.workdir / "conv1d.ipynb").read_bytes() == staged.raw
     assert list(host.iterdir()) == []
+
+
+def test_a_notebook_of_too_many_cells_is_refused_before_validation(tmp_path, monkeypatch):
+    monkeypatch.setattr(stage_module, "CELL_CAP", 50)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1") for _ in range(51)])
+    path = tmp_path / "conv1d.ipynb"
+    nbformat.write(notebook, path)
+    with pytest.raises(InvalidNotebook, match="has 51 cells, over the 50 cell limit"):
+        load_notebook(path)
