@@ -536,7 +536,7 @@ class NotebookRunner:
         manager.on_launch = self._launched
         runtime = self.runtime
         if runtime is not None:
-            # Sockets in the work dir, not TCP ports: no network inside the sandbox, and no port other users can reach.
+            # Sockets in the runtime folder, not TCP ports: no network inside the sandbox, no port other users reach.
             manager.transport = "ipc"
             manager.ip = str(runtime / "kernel")
             manager.connection_file = str(runtime / "connection.json")
@@ -639,7 +639,7 @@ class NotebookRunner:
         if self.watch.tripped == "memory_limit":
             used = self.watch.tripped_bytes / MiB
             held = self.watch.grader_bytes / MiB
-            output = f" ({held:.0f} MiB of it the grader holding the notebook's output)" if held >= 64 else ""
+            output = f" ({held:.0f} MiB of it in the grader, holding the notebook's output)" if held >= 64 else ""
             return CellRecord(number=number, status="memory_limit", duration_s=duration, error_name="MemoryLimit",
                               error_message=f"the notebook's processes used {used:.0f} MiB{output}, over the "
                                             f"{self.memory_limit_mb} MiB memory limit, so the kernel was stopped")
@@ -693,7 +693,7 @@ class NotebookRunner:
             self.kill_kernel()
             raise DeadKernelError("the kernel did not answer the grader's seeding cell") from None
 
-    def run_cells(self, notebook_deadline: "Deadline") -> dict[int, CellRecord]:
+    def run_cells(self, notebook_deadline: Deadline) -> dict[int, CellRecord]:
         """Run the student's code cells until the notebook deadline (one for all attempts); records keyed by index."""
         self.watch.count_grader_from_now()
         self.reseed()
