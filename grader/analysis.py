@@ -65,11 +65,10 @@ def parsed_cells(notebook: nbformat.NotebookNode) -> list[CodeCell]:
 def missing_definition(notebook: nbformat.NotebookNode, execution: ExecutionRecord, name: str) -> str:
     """Why `name` does not exist after running the notebook: the failing cell that tried to define it, or absence."""
     pattern = re.compile(rf"^\s*(class|def)\s+{re.escape(name)}\b|^\s*{re.escape(name)}\s*=", re.MULTILINE)
-    cells = {record.number: record for record in execution.cells}
     for index, cell in enumerate(notebook.get("cells", [])):
         if cell.get("cell_type") != "code" or not pattern.search("".join(cell.get("source", ""))):
             continue
-        record = cells.get(index + 1)
+        record = execution.record_of(index + 1)
         if record is not None and record.status != "ok":
             line = f" at line {record.error_line}" if record.error_line else ""
             what = f"{record.error_name}: {record.error_message}" if record.error_name else record.status.replace("_", " ")

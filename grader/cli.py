@@ -13,17 +13,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import cli_env, data, report, sandbox
+from grader import cli_env, data, disk, execute, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
                           start_first)
 from grader.results import GradeResult
 from grader.rubric import RubricError, load_rubric, load_rubrics
+from grader.terminal import safe
 
-console = Console()
-errors = Console(stderr=True)
-PROBLEM_STATUSES = {"invalid_notebook", "error", "timeout", "kernel_died", "memory_limit"}
+# Text from notebooks and folders goes through `safe` (markup escaped, control characters shown), emoji codes stay text.
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
+PROBLEM_STATUSES = {"invalid_notebook", "error", "timeout", "kernel_died", "memory_limit", "disk_limit"}
 
 
 def _visible_gpus() -> list[str]:
@@ -104,7 +106,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
         errors.print(f"[yellow]missing data[/] {line}; notebooks that need it are reported as errors", highlight=False)
     for line in found.ignored:
-        errors.print(f"[yellow]ignored[/] {line}")
+        errors.print(f"[yellow]ignored[/] {safe(line, one_line=True)}")
     cli_env.warn_not_built(course.root)
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,11 +115,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     # --student regrades the students named even when their stored results are still valid.
     options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick,
                       keep_workdirs=args.keep_workdirs, require_sandbox=args.require_sandbox,
-                      memory_limit_mb=args.memory_limit_mb, force=args.force or bool(args.student),
+                      memory_limit_mb=args.memory_limit_mb, disk_limit_mb=args.disk_limit_mb,
+                      force=args.force or bool(args.student),
                       course_root=course.root)
     not_isolated = isolation_problem(options)
     if not_isolated:
-        errors.print(f"[bold red]NOT ISOLATED[/]: {not_isolated}. Student notebooks will run with your user's full "
+        errors.print(f"[bold red]NOT ISOLATED[/]: {safe(not_isolated)}. Student notebooks will run with your user's full "
                      "access to files and network; use --require-sandbox to refuse instead.", highlight=False)
     jobs = [Job(submission, rubrics[submission.exercise]) for submission in found.submissions]
     plan = BatchPlan(jobs=jobs, devices=devices, workers=workers)
@@ -137,7 +140,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
             stored, problems = _write_summary(out_dir, course)
     for line in problems:
-        errors.print(f"[yellow]skipped[/] {line}")
+        errors.print(f"[yellow]skipped[/] {safe(line, one_line=True)}")
     cli_env.print_lacking_packages(stored, course.root)
     console.print(_class_table(stored))
     console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}")
@@ -153,7 +156,7 @@ def _exercise_of(notebook: Path, explicit: str | None, course: Course) -> str:
 
 
 def _check_table(result: GradeResult) -> Table:
-    table = Table(title=f"{result.title}: {result.notebook}", show_lines=True)
+    table = Table(title=f"{safe(result.title)}: {safe(result.notebook, one_line=True)}", show_lines=True)
     table.add_column("check")
     table.add_column("points", justify="right")
     table.add_column("result")
@@ -162,17 +165,17 @@ def _check_table(result: GradeResult) -> Table:
         if check.visibility == "hidden":
             continue
         verdict = "[green]pass" if check.passed else ("[yellow]partial" if check.points > 0 else "[red]fail")
-        table.add_row(check.title, f"{check.points:g}/{check.max_points:g}", verdict, check.message)
+        table.add_row(safe(check.title), f"{check.points:g}/{check.max_points:g}", verdict, safe(check.message))
     return table
 
 
 def _print_cell_problems(result: GradeResult) -> None:
     cli_env.print_skipped(result)
     for cell in result.execution.cells:
-        if cell.status in ("error", "timeout", "kernel_died", "memory_limit"):
+        if cell.status in ("error", "timeout", "kernel_died", "memory_limit", "disk_limit"):
             where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
-            source = f"  →  {cell.error_source}" if cell.error_source else ""
-            console.print(f"[red]{where}[/]: {cell.error_name}: {cell.error_message}{source}")
+            source = f"  →  {safe(cell.error_source, one_line=True)}" if cell.error_source else ""
+            console.print(f"[red]{where}[/]: {safe(cell.error_name, one_line=True)}: {safe(cell.error_message)}{source}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -188,10 +191,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full, course_root=course.root)
         submission = Submission("you", exercise, args.notebook)
         first = _start_while_validating(course, BatchPlan(jobs=[Job(submission, rubric)]), options)
-        with console.status(f"Running {args.notebook.name} and checking it against the {exercise} rubric…"):
+        with console.status(f"Running {safe(args.notebook.name, one_line=True)} and checking it against the "
+                            f"{exercise} rubric…"):
             result = grade_one(submission, rubric, options, first)
     if result.status in ("invalid_notebook", "error"):
-        errors.print(f"[red]{result.status}[/]: {result.message}")
+        errors.print(f"[red]{result.status}[/]: {safe(result.message)}")
         return 1
     _print_cell_problems(result)
     console.print(_check_table(result))
@@ -201,7 +205,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points."
                   + (f"  {hidden} hidden check{'s' if hidden != 1 else ''}: not shown." if hidden else ""))
     if result.message:
-        console.print(f"[yellow]Note:[/] {result.message}")
+        console.print(f"[yellow]Note:[/] {safe(result.message)}")
     return 0 if all(c.passed for c in public) else 1
 
 
@@ -230,9 +234,9 @@ def cmd_reference(args: argparse.Namespace) -> int:
             if not perfect:
                 for check in result.checks:
                     if not check.passed:
-                        errors.print(f"[red]{exercise}.{check.id}[/]: {check.message}")
+                        errors.print(f"[red]{exercise}.{check.id}[/]: {safe(check.message)}")
                 if result.message:
-                    errors.print(f"[red]{exercise}[/]: {result.message}")
+                    errors.print(f"[red]{exercise}[/]: {safe(result.message)}")
     console.print(table)
     return 1 if failures else 0
 
@@ -272,13 +276,40 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit_lines(course: Course) -> list[tuple[bool, str]]:
+    """The limits every notebook runs under, per exercise and for all, and whether the disk can hold one notebook."""
+    lines = []
+    for exercise, rubric in sorted(course.rubrics.items()):
+        timeouts = rubric.timeouts
+        lines.append((True, f"{exercise}: memory {rubric.memory_limit_mb} MiB, disk {rubric.disk_limit_mb} MiB, "
+                            f"{timeouts.cell:g} s a cell, {timeouts.notebook:g} s the notebook (replays included), "
+                            f"{timeouts.probe:g} s the probe"))
+    lines.append((True, f"every notebook: at most {execute.PROCESS_LIMIT} processes; /dev/shm capped at its memory "
+                        f"limit; the grader's own memory holding its output counts in that limit; messages from the "
+                        f"kernel up to {execute.MESSAGE_CAP_BYTES // 2**20} MiB, {execute.OUTPUT_CAP_BYTES // 2**20} "
+                        f"MiB of output kept per cell; at most {execute.FILE_LIMIT} files"))
+    work_root = Path(tempfile.gettempdir())
+    free_mb = disk.free_bytes(work_root) // 2**20
+    largest = max((rubric.disk_limit_mb for rubric in course.rubrics.values()), default=0)
+    lines.append((free_mb >= largest, f"disk quota: each notebook's work dir, /tmp and runtime folder in {work_root} "
+                                      f"({free_mb / 1024:.1f} GiB free) are measured every "
+                                      f"{execute.DISK_POLL_EVERY * execute.POLL_S:.1f} s; over the rubric's disk "
+                                      "limit the kernel is stopped (status disk_limit)"
+                                      + ("" if free_mb >= largest else
+                                         f": less free space than one notebook may write ({largest} MiB)")))
+    return lines
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Whether kernels will be isolated here, and why not; with --require-sandbox, fail when they will not."""
+    """Whether kernels will be isolated here, and why not, and the limits they run under; with --require-sandbox,
+    fail when they will not be isolated."""
     report_lines = sandbox.doctor()
     for ok, line in report_lines:
-        console.print(f"[green]ok[/]   {line}" if ok else f"[red]FAIL[/] {line}", highlight=False)
+        console.print(f"[green]ok[/]   {safe(line)}" if ok else f"[red]FAIL[/] {safe(line)}", highlight=False)
     isolated = all(ok for ok, _ in report_lines)
-    console.print(sandbox.describe(), highlight=False)
+    for ok, line in _limit_lines(Course.load(args.course, check_types=False)):
+        console.print(f"[green]limit[/] {safe(line)}" if ok else f"[yellow]WARN[/] {safe(line)}", highlight=False)
+    console.print(safe(sandbox.describe()), highlight=False)
     cli_env.print_doctor(args.course)
     return 0 if isolated or not args.require_sandbox else 1
 
@@ -301,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--require-sandbox", action="store_true",
                        help="refuse to run notebooks when they cannot be isolated (no bubblewrap)")
     grade.add_argument("--memory-limit-mb", type=int, help="memory limit per notebook (default: the rubric's)")
+    grade.add_argument("--disk-limit-mb", type=int,
+                       help="what a notebook may write into its work dir and /tmp (default: the rubric's)")
     grade.set_defaults(run=cmd_grade)
 
     doctor = commands.add_parser("doctor", help="check whether student notebooks will run isolated here")

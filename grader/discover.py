@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # used with fullmatch: "alice\n" is no id
 RESERVED = {"index.html", "grades.csv"}
 
 
@@ -28,7 +29,7 @@ class Discovery:
 def _notebook_for(folder: Path, exercise: str) -> Path | None:
     """`<exercise>.ipynb`, matched without regard to case (students rename files on every OS)."""
     exact = folder / f"{exercise}.ipynb"
-    if exact.exists():
+    if os.path.lexists(exact):  # a link is returned as it is: staging refuses it, and says so in the report
         return exact
     matches = [p for p in folder.iterdir() if p.name.lower() == f"{exercise}.ipynb"]
     return matches[0] if matches else None
@@ -43,10 +44,13 @@ def discover(root: Path, exercises: list[str], students: list[str] | None = None
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if entry.name.startswith(".") or entry.name.lower() in ("readme.md", "readme.txt"):
             continue
+        if entry.is_symlink():
+            found.ignored.append(f"{entry.name}: a symbolic link, not a student folder (links are never followed)")
+            continue
         if not entry.is_dir():
             found.ignored.append(f"{entry.name}: not inside a student folder")
             continue
-        if not STUDENT_ID.match(entry.name) or entry.name.lower() in RESERVED:
+        if not STUDENT_ID.fullmatch(entry.name) or entry.name.lower() in RESERVED:
             found.ignored.append(f"{entry.name}/: not a usable student id (letters, digits, '.', '_', '-')")
             continue
         if wanted is not None and entry.name not in wanted:

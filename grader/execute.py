@@ -1,9 +1,11 @@
 """Execute stage: run a notebook's code cells in a fresh kernel, then the probe cell, recording every cell.
 
-The kernel is untrusted. It runs under limits: time per cell (interrupt, then go on), per notebook, and for the whole
-run (a kernel that ignores interrupts is killed); memory and process count over its whole process tree, polled from
-here. A kernel that dies is replaced: a fresh kernel re-runs the cells before the fatal one, skips it, runs the rest
-and is probed, so work after a crash still counts. When a run ends, every process the notebook started is killed.
+The kernel is untrusted. It runs under limits: time per cell (interrupt, then go on), per notebook and for the whole
+run, across replays (a kernel that ignores interrupts is killed); memory and process count over its whole process
+tree plus what the grader holds of its output, and the size of what it writes, polled from here; the size of each
+message it sends. A kernel that dies is replaced: in a restored work dir and a fresh runtime folder, a fresh kernel
+re-runs the cells before the fatal one, skips it, runs the rest and is probed, so work after a crash still counts.
+When a run ends, every process the notebook started is killed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import copy
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,15 +28,19 @@ from typing import IO, Any, Callable
 
 import nbformat
 import psutil
+import zmq
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 
+from grader import disk
 from grader.kernel_env import BOOT_SOURCE
 from grader.results import CellRecord, ExecutionRecord, ProbeRecord
 from grader.rubric import Timeouts
+from grader.sandbox import Sandbox
+from grader.stage import WorkdirSnapshot, restore, snapshot
 
 STDOUT_CAP = 20_000
 TRACEBACK_CAP = 8_000
@@ -44,6 +52,11 @@ MAX_REPLAYS = 2
 PROCESS_LIMIT = 256
 PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process: only the largest this many are read
 POLL_S = 0.1
+DISK_POLL_EVERY = 3  # polls: the work dir's size is walked every 0.3 s
+FILE_LIMIT = 100_000  # files and folders a notebook may create (each costs the disk walk time)
+# Of one ZMQ frame the grader accepts from the kernel: a larger one drops the connection (ZMQ reconnects) and is lost,
+# so a notebook cannot make the grader buffer and decode hundreds of MiB per message.
+MESSAGE_CAP_BYTES = 32 * 2**20
 STDERR_TAIL = 4_000
 IPC_PATH_MAX = 100  # a Unix socket path must fit in 108 bytes
 RUN_MARKER = "GRADER_KERNEL_RUN"
@@ -54,12 +67,16 @@ MiB = 2**20
 
 @dataclass
 class KernelLaunch:
-    """How to start the kernel process: a command prefix (a sandbox), its environment, and whether it is isolated."""
+    """How to start the kernel process: its environment, the sandbox it runs in (if any), whether it is isolated."""
 
-    prefix: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     isolated: bool = False
     isolation: str = ""
+    sandbox: Sandbox | None = None
+
+    def prefix(self, runtime: Path | None) -> list[str]:
+        """The command prefix of one attempt: its sandbox, with that attempt's runtime folder bound in."""
+        return self.sandbox.prefix(runtime) if self.sandbox is not None else []
 
 
 class _StderrTail:
@@ -98,6 +115,12 @@ class _GraderKernelManager(AsyncKernelManager):
         await super()._async_launch_kernel(kernel_cmd, **kw)
         assert self.provisioner is not None
         self.on_launch(self.provisioner.process)
+
+    def client(self, **kwargs: Any) -> Any:
+        """The client's sockets refuse frames over MESSAGE_CAP_BYTES (set before its channels open)."""
+        client = super().client(**kwargs)
+        client.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_CAP_BYTES)
+        return client
 
 
 class _CappedClient(NotebookClient):
@@ -158,22 +181,35 @@ def _same_process(pid: int, created: float) -> psutil.Process | None:
 
 
 class ProcessWatch:
-    """Polls the kernel's process tree for memory and process count; over a limit, it kills the kernel.
+    """Polls the kernel's process tree for memory and process count, and its folders for size; over a limit, it kills
+    the kernel.
 
     Resident memory (cheap) is summed first; only when that sum reaches the limit is the proportional set size read,
-    so pages that forked workers share with the kernel count once. RLIMIT_AS is not used: it breaks CUDA.
+    so pages that forked workers share with the kernel count once. What the grader's own process grew by since the
+    cells began counts too: it is the kernel's output, buffered and decoded here. RLIMIT_AS is not used: it breaks
+    CUDA. The folders' size is walked every DISK_POLL_EVERY polls.
     """
 
-    def __init__(self, memory_limit_bytes: int | None, kill: Callable[[], None], marker: str):
+    def __init__(self, memory_limit_bytes: int | None, kill: Callable[[], None], marker: str,
+                 disk_limit_bytes: int | None = None, disk_roots: list[Path] | None = None):
         self.memory_limit_bytes = memory_limit_bytes
+        self.disk_limit_bytes = disk_limit_bytes
+        self.disk_roots = disk_roots or []
         self.kill = kill
         self.marker = marker
         self.peak_bytes = 0
+        self.disk_peak_bytes = 0
+        self.disk_files = 0
+        self.host_disk_full = False
         self.tripped = ""
         self.tripped_bytes = 0
+        self.grader_bytes = 0
         self.seen: dict[int, float] = {}
         self.started = time.time()
         self._root: psutil.Process | None = None
+        self._grader = psutil.Process()
+        self._grader_base: int | None = None
+        self._polls = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -202,19 +238,52 @@ class ProcessWatch:
         except psutil.Error:
             return []
 
+    def count_grader_from_now(self) -> None:
+        """From now on, the grader's growth is the kernel's output (called as the cells begin)."""
+        try:
+            self._grader_base = self._grader.memory_info().rss
+        except psutil.Error:
+            self._grader_base = None
+
+    def _grader_growth(self) -> int:
+        if self._grader_base is None:
+            return 0
+        try:
+            return max(0, self._grader.memory_info().rss - self._grader_base)
+        except psutil.Error:
+            return 0
+
     def poll(self) -> None:
         tree = self._tree()
+        self._polls += 1
         if len(tree) > PROCESS_LIMIT:
             self._remember(tree)
             self._trip("process_limit", 0)
             return
         self._remember(tree)
-        used = _sum_memory(tree, "rss")
+        self.grader_bytes = self._grader_growth()
+        used = _sum_memory(tree, "rss") + self.grader_bytes
         if self.memory_limit_bytes and used >= self.memory_limit_bytes:
-            used = _sum_memory(_largest(tree, PSS_PROCESS_CAP), "pss")
+            used = _sum_memory(_largest(tree, PSS_PROCESS_CAP), "pss") + self.grader_bytes
         self.peak_bytes = max(self.peak_bytes, used)
         if self.memory_limit_bytes and used >= self.memory_limit_bytes:
             self._trip("memory_limit", used)
+            return
+        if self._polls % DISK_POLL_EVERY == 1:
+            self.poll_disk()
+
+    def poll_disk(self) -> None:
+        """The size of the notebook's folders; also notes a machine whose disk is full (not the notebook's fault when
+        its own folders are under the limit)."""
+        if not self.disk_roots:
+            return
+        used = disk.usage(self.disk_roots, FILE_LIMIT)
+        self.disk_peak_bytes = max(self.disk_peak_bytes, used.bytes)
+        self.disk_files = used.files
+        if self.disk_limit_bytes and (used.bytes >= self.disk_limit_bytes or used.files > FILE_LIMIT):
+            self._trip("disk_limit", used.bytes)
+        elif disk.host_full(self.disk_roots[0]):
+            self.host_disk_full = True
 
     def _remember(self, tree: list[psutil.Process]) -> None:
         for process in tree:
@@ -295,6 +364,7 @@ class Execution:
 
     record: ExecutionRecord
     notebook: nbformat.NotebookNode
+    host_disk_full: bool = False  # the machine's disk filled up while the notebook stayed under its own limit
 
 
 def clip(text: str, cap: int) -> str:
@@ -395,6 +465,20 @@ def seed_source(seed: int) -> str:
     )
 
 
+class Deadline:
+    """One notebook deadline for every attempt: it starts when the first kernel is ready for the first cell, and
+    replays (their kernels' start included) spend what is left of it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at: float | None = None
+
+    def begin(self) -> float:
+        if self.at is None:
+            self.at = time.monotonic() + self.seconds
+        return self.at
+
+
 class _Watchdog:
     """Kills the kernel when the whole attempt outlives its deadline (a kernel that ignores interrupts)."""
 
@@ -415,13 +499,13 @@ class _Watchdog:
         self._timer.cancel()
 
 
-def _runtime_dir(workdir: Path, attempt: int) -> Path | None:
-    """Where this attempt's connection file and ipc sockets go; None when the path is too long for a socket."""
-    folder = workdir / ".kernel" / str(attempt)
+def _runtime_dir() -> Path | None:
+    """A fresh folder (mode 0700) for one attempt's connection file and ipc sockets, outside the work dir: nothing in
+    it can be a link a notebook planted. None when its path is too long for a socket (TCP on loopback instead)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
     if len(str(folder / "kernel-00000")) > IPC_PATH_MAX:
+        folder.rmdir()
         return None
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
     return folder
 
 
@@ -429,7 +513,10 @@ class NotebookRunner:
     """One kernel's run over the notebook: cells in `skip` are left out; every other cell runs even after one raised."""
 
     def __init__(self, notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, launch: KernelLaunch,
-                 seed: int, memory_limit_mb: int | None = None, attempt: int = 0, skip: frozenset[int] = frozenset()):
+                 seed: int, memory_limit_mb: int | None = None, skip: frozenset[int] = frozenset(),
+                 disk_limit_mb: int | None = None, pristine: WorkdirSnapshot | None = None):
+        # The work dir as staged, taken before any kernel ran in it: each replay starts from it.
+        self.pristine = pristine if pristine is not None else snapshot(workdir)
         self.notebook = copy.deepcopy(notebook)
         # nbclient stores every executed cell back at its index: grader cells get a slot past the student's.
         self.grader_slot = len(self.notebook.cells)
@@ -437,17 +524,22 @@ class NotebookRunner:
         self.timeouts = timeouts
         self.launch = launch
         self.workdir = workdir
+        self.seed = seed
         self.skip = skip
         self.marker = secrets.token_hex(8)
-        self.watch = ProcessWatch(memory_limit_mb * MiB if memory_limit_mb else None, self.kill_kernel, self.marker)
+        self.runtime = _runtime_dir()
+        self.watch = ProcessWatch(memory_limit_mb * MiB if memory_limit_mb else None, self.kill_kernel, self.marker,
+                                  disk_limit_mb * MiB if disk_limit_mb else None,
+                                  [workdir, *([self.runtime] if self.runtime else [])])
         self.memory_limit_mb = memory_limit_mb
+        self.disk_limit_mb = disk_limit_mb
         self.stderr: _StderrTail | None = None
         manager = _GraderKernelManager()
-        manager.launch_prefix = launch.prefix
+        manager.launch_prefix = launch.prefix(self.runtime)
         manager.on_launch = self._launched
-        runtime = _runtime_dir(workdir, attempt)
+        runtime = self.runtime
         if runtime is not None:
-            # Sockets in the work dir, not TCP ports: no network inside the sandbox, and no port other users can reach.
+            # Sockets in the runtime folder, not TCP ports: no network inside the sandbox, no port other users reach.
             manager.transport = "ipc"
             manager.ip = str(runtime / "kernel")
             manager.connection_file = str(runtime / "connection.json")
@@ -502,6 +594,13 @@ class NotebookRunner:
         self.watch.kill_all()
         self._reap()
 
+    def close(self) -> None:
+        """Stop watching, kill every process of the kernel, remove this attempt's runtime folder."""
+        self.watch.stop()
+        self.kill_kernel()
+        if self.runtime is not None:
+            shutil.rmtree(self.runtime, ignore_errors=True)
+
     def _reap(self) -> None:
         """Collect the killed kernel's exit status, so a long batch leaves no zombie process per notebook."""
         if self.process is None:
@@ -542,9 +641,17 @@ class NotebookRunner:
         self.kernel_dead = True
         if self.watch.tripped == "memory_limit":
             used = self.watch.tripped_bytes / MiB
+            held = self.watch.grader_bytes / MiB
+            output = f" ({held:.0f} MiB of it in the grader, holding the notebook's output)" if held >= 64 else ""
             return CellRecord(number=number, status="memory_limit", duration_s=duration, error_name="MemoryLimit",
-                              error_message=f"the notebook's processes used {used:.0f} MiB, over the "
+                              error_message=f"the notebook's processes used {used:.0f} MiB{output}, over the "
                                             f"{self.memory_limit_mb} MiB memory limit, so the kernel was stopped")
+        if self.watch.tripped == "disk_limit":
+            what = (f"more than {FILE_LIMIT} files" if self.watch.disk_files > FILE_LIMIT
+                    else f"{self.watch.tripped_bytes / MiB:.0f} MiB")
+            return CellRecord(number=number, status="disk_limit", duration_s=duration, error_name="DiskLimit",
+                              error_message=f"the notebook wrote {what} into its work dir and /tmp, over the "
+                                            f"{self.disk_limit_mb} MiB disk limit, so the kernel was stopped")
         if self.watch.tripped == "process_limit":
             return CellRecord(number=number, status="kernel_died", duration_s=duration, error_name="ProcessLimit",
                               error_message=f"the notebook started more than {PROCESS_LIMIT} processes at once, "
@@ -580,9 +687,20 @@ class NotebookRunner:
     def _limit_s(self, which: str) -> float:
         return self.timeouts.cell if which == "cell" else self.timeouts.notebook
 
-    def run_cells(self) -> dict[int, CellRecord]:
-        """Run the student's code cells within the notebook deadline; records keyed by cell index."""
-        deadline = time.monotonic() + self.timeouts.notebook
+    def reseed(self) -> None:
+        """Seed again right before the first cell: after exec_lines seeded the kernel, IPython may still draw from
+        `random` while it starts (IPython 9 picks its banner's tip each time a client asks for kernel_info)."""
+        try:
+            self._run_source(seed_source(self.seed), STARTUP_TIMEOUT_S)
+        except CellTimeoutError:
+            self.kill_kernel()
+            raise DeadKernelError("the kernel did not answer the grader's seeding cell") from None
+
+    def run_cells(self, notebook_deadline: Deadline) -> dict[int, CellRecord]:
+        """Run the student's code cells until the notebook deadline (one for all attempts); records keyed by index."""
+        self.watch.count_grader_from_now()
+        self.reseed()
+        deadline = notebook_deadline.begin()
         records: dict[int, CellRecord] = {}
         for index, cell in enumerate(self.notebook.cells[: self.grader_slot]):
             if cell.cell_type != "code" or index in self.skip:
@@ -633,8 +751,10 @@ class _Attempt:
     start_error: str = ""
 
 
-def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, budget_s: float) -> _Attempt:
-    """Start the kernel (unless already started), run the cells; probe only if the kernel survived them.
+def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, budget_s: float,
+             deadline: Deadline) -> _Attempt:
+    """Start the kernel (unless already started), run the cells until `deadline`; probe only if the kernel survived
+    them.
 
     Every process dies after."""
     records: dict[int, CellRecord] = {}
@@ -642,7 +762,7 @@ def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, bud
     with _Watchdog(budget_s, runner.kill_kernel) as watchdog:
         try:
             with runner.client.setup_kernel(**runner._start_arguments()):
-                records = runner.run_cells()
+                records = runner.run_cells(deadline)
                 if probe_source is not None and runner.fatal_index is None:
                     probe = runner.run_probe(probe_source())
                 runner.watch.poll()  # the tree as it is now, before shutdown orphans its background processes
@@ -653,8 +773,8 @@ def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, bud
             return _Attempt({}, None, None, watchdog.fired, runner.watch.peak_bytes,
                             f"{error}{f' ({detail})' if detail else ''}")
         finally:
-            runner.watch.stop()
-            runner.kill_kernel()
+            runner.watch.poll_disk()
+            runner.close()
     if watchdog.fired:
         runner.fatal_index = None
     return _Attempt(records, probe, runner.fatal_index, watchdog.fired, runner.watch.peak_bytes)
@@ -662,6 +782,7 @@ def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, bud
 
 def _overall_status(record: ExecutionRecord) -> tuple[str, str]:
     for status, text in (("memory_limit", "the memory limit stopped the kernel in cell {}"),
+                         ("disk_limit", "the disk limit stopped the kernel in cell {}"),
                          ("kernel_died", "the kernel died in cell {}")):
         for cell in record.cells:
             if cell.status == status:
@@ -683,6 +804,18 @@ def _replay_message(skipped: list[int]) -> str:
             f"{'them' if many else 'it'} could still be graded")
 
 
+def _collapse_not_run(cells: list[CellRecord]) -> list[CellRecord]:
+    """One record for each run of consecutive code cells that never ran (200 000 empty records are 50 MB of JSON)."""
+    collapsed: list[CellRecord] = []
+    for cell in cells:
+        last = collapsed[-1] if collapsed else None
+        if cell.status == "not_run" and last is not None and last.status == "not_run":
+            last.last_number = cell.number
+        else:
+            collapsed.append(cell)
+    return collapsed
+
+
 def execute(
     notebook: nbformat.NotebookNode,
     workdir: Path,
@@ -692,36 +825,45 @@ def execute(
     launch: KernelLaunch | None = None,
     memory_limit_mb: int | None = None,
     first_kernel: NotebookRunner | None = None,
+    disk_limit_mb: int | None = None,
 ) -> Execution:
     """Run every code cell, then the probe cell built by `probe_source()` (called only once the cells are done).
 
     When the kernel dies in a cell (or is stopped for a limit), up to MAX_REPLAYS fresh kernels replay the cells
-    before it, skip it and run the rest; the records of cells after a fatal one come from the replay.
+    before it, skip it and run the rest, each in the work dir restored as staged; the records of cells after a fatal
+    one come from the replay. One notebook deadline and one whole-run deadline span every attempt.
     `first_kernel` is the first kernel, already launched by `start_kernel` with the same arguments.
     """
     launch = launch or KernelLaunch()
     record = ExecutionRecord(isolated=launch.isolated, isolation=launch.isolation)
     started = time.monotonic()
     whole_run_s = STARTUP_TIMEOUT_S + timeouts.notebook + timeouts.probe + 3 * INTERRUPT_GRACE_S
+    notebook_deadline = Deadline(timeouts.notebook)
     cells: dict[int, CellRecord] = {}
     skipped: list[int] = []
     outcome: _Attempt | None = None
+    host_disk_full = False
     for attempt in range(MAX_REPLAYS + 1):
-        if attempt == 0 and first_kernel is not None:
-            runner = first_kernel
+        if attempt == 0:
+            runner = first_kernel or NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb,
+                                                    disk_limit_mb=disk_limit_mb)
         else:
-            runner = NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb, attempt, frozenset(skipped))
-        outcome = _attempt(runner, probe_source, whole_run_s)
+            restore(workdir, runner.pristine)
+            runner = NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb, frozenset(skipped),
+                                    disk_limit_mb, runner.pristine)
+        outcome = _attempt(runner, probe_source, started + whole_run_s - time.monotonic(), notebook_deadline)
         record.memory_peak_mb = round(max(record.memory_peak_mb, outcome.peak_bytes / MiB), 1)
+        record.disk_peak_mb = round(max(record.disk_peak_mb, runner.watch.disk_peak_bytes / MiB), 1)
+        host_disk_full = host_disk_full or runner.watch.host_disk_full
         if outcome.start_error:
             break
         cells.update({i: cell for i, cell in outcome.records.items() if i > max(skipped, default=-1)})
         record.probe = outcome.probe or record.probe
-        if outcome.fatal_index is None or attempt == MAX_REPLAYS:
+        if outcome.fatal_index is None or attempt == MAX_REPLAYS or outcome.watchdog_fired:
             break
         skipped.append(outcome.fatal_index)
     assert outcome is not None
-    record.cells = [cells[index] for index in sorted(cells)]
+    record.cells = _collapse_not_run([cells[index] for index in sorted(cells)])
     record.duration_s = time.monotonic() - started
     record.status, record.message = _overall_status(record)
     if outcome.start_error:
@@ -734,12 +876,14 @@ def execute(
         record.replay_message = _replay_message(skipped)
         record.message = f"{record.message}; {record.replay_message}"
     runner.notebook.cells.pop()
-    return Execution(record=record, notebook=runner.notebook)
+    return Execution(record=record, notebook=runner.notebook, host_disk_full=host_disk_full)
 
 
 def start_kernel(notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, seed: int,
-                 launch: KernelLaunch | None = None, memory_limit_mb: int | None = None) -> NotebookRunner:
+                 launch: KernelLaunch | None = None, memory_limit_mb: int | None = None,
+                 disk_limit_mb: int | None = None) -> NotebookRunner:
     """Launch the first kernel for `execute(..., first_kernel=)` now, so that it boots while the grader does other work."""
-    runner = NotebookRunner(notebook, workdir, timeouts, launch or KernelLaunch(), seed, memory_limit_mb)
+    runner = NotebookRunner(notebook, workdir, timeouts, launch or KernelLaunch(), seed, memory_limit_mb,
+                            disk_limit_mb=disk_limit_mb)
     runner.start()
     return runner

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -31,7 +32,7 @@ from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, sta
 from grader.gradebook import Fingerprint
 from grader.results import Environment, GradeResult, SkippedLine
 from grader.rubric import Rubric
-from grader.stage import InvalidNotebook, Staged, stage
+from grader.stage import InvalidNotebook, Staged, read_submission, sha256_of_submission, stage
 
 EXECUTION_SEED = 0
 SANDBOXED = "bubblewrap sandbox: read-only system, no network, only its work dir writable"
@@ -55,6 +56,7 @@ class Options:
     isolate: bool = True
     require_sandbox: bool = False
     memory_limit_mb: int | None = None
+    disk_limit_mb: int | None = None
     force: bool = False
     course_root: Path | None = None
 
@@ -63,10 +65,6 @@ class Options:
 class Job:
     submission: Submission
     rubric: Rubric
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def probe_seed(secret: str, notebook_sha: str, exercise: str) -> int:
@@ -82,6 +80,10 @@ def environment(options: Options) -> Environment:
 
 def memory_limit_mb(rubric: Rubric, options: Options) -> int:
     return options.memory_limit_mb or rubric.memory_limit_mb
+
+
+def disk_limit_mb(rubric: Rubric, options: Options) -> int:
+    return options.disk_limit_mb or rubric.disk_limit_mb
 
 
 def isolation_problem(options: Options) -> str:
@@ -122,15 +124,15 @@ def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], su
         hidden=sandbox.hidden_course_paths(options.course_root) + secret_roots,
         shm_bytes=memory_mb * 2**20,
     )
-    return KernelLaunch(prefix=sandbox.bwrap_prefix(sandbox.availability().bwrap, layout), env=env, isolated=True,
-                        isolation=SANDBOXED)
+    return KernelLaunch(env=env, isolated=True, isolation=SANDBOXED,
+                        sandbox=sandbox.Sandbox(sandbox.availability().bwrap, layout))
 
 
 def _probe_problem(execution: Execution) -> str:
     record = execution.record
     if record.probe.status == "ok":
         return ""
-    if record.status in ("kernel_died", "memory_limit") and record.probe.status == "not_run":
+    if record.status in ("kernel_died", "memory_limit", "disk_limit") and record.probe.status == "not_run":
         return record.message or "the kernel died before the grader could look at the notebook"
     return f"the grader's probe did not complete ({record.probe.message})"
 
@@ -147,44 +149,44 @@ class Launched:
     packages: kernel_env.KernelEnv
     notebook: nbformat.NotebookNode  # what the kernel runs: the staged notebook, its `!pip install` lines skipped
     skipped: list[SkippedLine]
+    disk_mb: int
 
     def close(self, keep_workdir: bool = False) -> None:
         """Stop every process of the kernel and (unless kept for debugging) remove the work dir."""
-        self.runner.kill_kernel()
-        self.runner.watch.stop()
+        self.runner.close()
         if not keep_workdir:
             shutil.rmtree(self.staged.workdir, ignore_errors=True)
 
 
-def start(submission: Submission, rubric: Rubric, options: Options) -> Launched:
-    """stage, then launch the kernel; raises InvalidNotebook for a file that is not a usable notebook."""
+def start(submission: Submission, rubric: Rubric, options: Options, raw: bytes | None = None) -> Launched:
+    """stage, then launch the kernel; raises InvalidNotebook for a file that is not a usable notebook.
+
+    `raw` is the submission's content when the caller has read it already (the file hashed is the file graded).
+    """
     assert submission.notebook is not None
-    staged = stage(submission.notebook, rubric.exercise)
+    staged = stage(submission.notebook, rubric.exercise, raw=raw)
     try:
         kernel_vars = data.stage_into(staged.workdir, rubric.data, options.quick)
         if rubric.threads:
             kernel_vars |= {name: str(rubric.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        memory_mb = memory_limit_mb(rubric, options)
+        memory_mb, disk_mb = memory_limit_mb(rubric, options), disk_limit_mb(rubric, options)
         packages = kernel_env.current(options.course_root)
         runnable, skipped = installs.skip_installs(staged.notebook, packages)
         launch = kernel_launch(options, staged.workdir, kernel_vars, submission, memory_mb, packages)
-        runner = start_kernel(runnable, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb)
+        runner = start_kernel(runnable, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb,
+                              disk_mb)
     except BaseException:
         shutil.rmtree(staged.workdir, ignore_errors=True)
         raise
-    return Launched(submission, staged, runner, launch, memory_mb, packages, runnable, skipped)
+    return Launched(submission, staged, runner, launch, memory_mb, packages, runnable, skipped, disk_mb)
 
 
 def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options,
-                  launched: Launched | None) -> None:
+                  launched: Launched | None, raw: bytes) -> None:
     """stage → execute → probe → check → score, filling `result` in place."""
     assert submission.notebook is not None
     if launched is None:
-        try:
-            launched = start(submission, rubric, options)
-        except InvalidNotebook as invalid:
-            result.status, result.message = "invalid_notebook", f"{submission.notebook.name}: {invalid}."
-            return
+        launched = start(submission, rubric, options, raw)
     # These stages load torch (a second or more): imported once the kernel is booting, the two overlap.
     from grader import probe
     from grader.check import CheckContext, run_checks
@@ -196,17 +198,26 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
                                                                  rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
+        tampered: list[str] = []
 
         def probe_cell() -> str:
-            probe_dirs.append(probe.write_plan(plan, staged.workdir))
+            try:
+                probe_dirs.append(probe.write_plan(plan, staged.workdir))
+            except probe.ProbeUnreadable as unwritable:
+                tampered.append(str(unwritable))
+                return "pass"
             return probe.cell_source(rubric.module_name, probe_dirs[-1])
 
         execution = execute(launched.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
-                            launched.launch, launched.memory_mb, first_kernel=launched.runner)
+                            launched.launch, launched.memory_mb, first_kernel=launched.runner,
+                            disk_limit_mb=launched.disk_mb)
         execution.record.skipped = launched.skipped
         installs.explain_missing_modules(execution.record, launched.packages)
         result.execution = execution.record
-        problem = _probe_problem(execution)
+        if execution.host_disk_full and execution.record.status != "disk_limit":
+            # The notebook stayed under its own limit: what failed for lack of space says nothing about its code.
+            raise OSError(errno.ENOSPC, "the machine's disk was full while this notebook ran")
+        problem = tampered[0] if tampered else _probe_problem(execution)
         measured = None
         if not problem:
             try:
@@ -219,7 +230,8 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         runs = run_checks(context)
         result.checks, result.score = score(rubric, runs)
         result.status = {"completed": "graded", "timeout": "timeout", "kernel_died": "kernel_died",
-                         "memory_limit": "memory_limit"}.get(execution.record.status, "error")
+                         "memory_limit": "memory_limit", "disk_limit": "disk_limit"}.get(execution.record.status,
+                                                                                          "error")
         result.message = execution.record.message
         crashed = [run.spec.id for run in runs if run.crashed]
         if crashed:
@@ -245,21 +257,31 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
     else:
         result.notebook = str(submission.notebook)
         try:
-            result.notebook_sha256 = _sha256(submission.notebook)
-            _run_pipeline(result, submission, rubric, options, launched)
+            raw = launched.staged.raw if launched is not None else read_submission(submission.notebook)
+            result.notebook_sha256 = hashlib.sha256(raw).hexdigest()
+            _run_pipeline(result, submission, rubric, options, launched, raw)
+        except InvalidNotebook as invalid:
+            result.status, result.message = "invalid_notebook", f"{submission.notebook.name}: {invalid}."
         except data.DataMissing as missing:
             result.status, result.message = "error", f"{missing}."
         except SandboxRequired as required:
             result.status, result.message = "error", f"not graded: {required}."
         except OSError as error:
-            result.status, result.message = "invalid_notebook", f"the file cannot be read ({error.strerror})."
+            # The notebook was read; this failed on the grader's side (a full disk, a vanished folder): not the
+            # student's doing, so the batch grades it again once the others are done.
+            _failed(result, f"the grader could not finish ({error.strerror or error}); see the grader log")
+            result.retry = True
+            _log_failure(options.out_dir, submission, traceback.format_exc())
         except Exception as error:  # noqa: BLE001 - one notebook must never stop the batch
-            result.status = "error"
-            result.message = f"the grader itself failed ({type(error).__name__}: {error}); see the grader log"
-            result.score = 0.0
+            _failed(result, f"the grader itself failed ({type(error).__name__}: {error}); see the grader log")
             _log_failure(options.out_dir, submission, traceback.format_exc())
     result.duration_s = round(monotonic() - started, 3)
-    report.write_result(options.out_dir, result)
+    try:
+        report.write_result(options.out_dir, result)
+    except (OSError, ValueError):
+        result.retry = True
+        _log_failure(options.out_dir, submission, traceback.format_exc())
+        return result
     if submission.notebook is not None and result.notebook_sha256:
         try:
             gradebook.record(options.out_dir, result, fingerprint(submission, rubric, options, result.notebook_sha256))
@@ -269,8 +291,12 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
     return result
 
 
+def _failed(result: GradeResult, message: str) -> None:
+    result.status, result.message, result.score, result.checks = "error", message, 0.0, []
+
+
 def _sha256_or_empty(path: Path | None) -> str:
-    return _sha256(path) if path is not None and path.is_file() else ""
+    return data.sha256_of(path) if path is not None and path.is_file() else ""
 
 
 def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebook_sha: str = "") -> Fingerprint:
@@ -280,9 +306,10 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
     spec = importlib.util.find_spec(rubric.module_name)
     module_file = spec.origin if spec is not None else None
     settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options),
-                "kernel_env": kernel_env.current(options.course_root).built_key}
+                "kernel_env": kernel_env.current(options.course_root).built_key,
+                "disk_limit_mb": disk_limit_mb(rubric, options)}
     return Fingerprint(
-        notebook_sha256=notebook_sha or _sha256(submission.notebook),
+        notebook_sha256=notebook_sha or sha256_of_submission(submission.notebook),
         rubric_sha256=hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),
         reference_sha256=_sha256_or_empty(reference),
         module_sha256=_sha256_or_empty(Path(module_file) if module_file else None),
@@ -301,17 +328,22 @@ def stored_result(submission: Submission, rubric: Rubric, options: Options) -> G
             return None
         json_path, _ = report.result_paths(options.out_dir, submission.student, submission.exercise)
         result = GradeResult.model_validate_json(json_path.read_bytes())
-    except (OSError, ValueError, ValidationError):
+    except (OSError, ValueError, ValidationError, InvalidNotebook):
         return None
     return result if result.notebook_sha256 == current.notebook_sha256 else None
 
 
 def _log_failure(out_dir: Path, submission: Submission, text: str) -> None:
-    """Grader bugs go to a log for the TA, never into a student's report."""
-    path = out_dir / ".grader" / "errors.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(f"--- {submission.student}/{submission.exercise}\n{text}\n")
+    """Grader bugs go to a log for the TA, never into a student's report; a log that cannot be written (a full
+    disk) goes to the logger instead: logging a failure never fails."""
+    entry = f"--- {submission.student}/{submission.exercise}\n{text}\n"
+    try:
+        path = out_dir / ".grader" / "errors.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(entry)
+    except OSError:
+        log.error("%s", entry)
 
 
 # --------------------------------------------------------------------------- a whole class
@@ -334,12 +366,15 @@ def _grade_in_worker(job: Job, options: Options) -> GradeResult:
     return grade_one(job.submission, job.rubric, pinned)
 
 
-def _crashed_worker_result(job: Job, options: Options) -> GradeResult:
+def _crashed_worker_result(job: Job, options: Options,
+                           message: str = "the grading worker process crashed while grading this notebook") -> GradeResult:
     result = GradeResult(student=job.submission.student, exercise=job.submission.exercise, title=job.rubric.title,
                          status="error", max_score=job.rubric.max_score, environment=environment(options),
-                         message="the grading worker process crashed while grading this notebook",
-                         notebook=str(job.submission.notebook or ""))
-    report.write_result(options.out_dir, result)
+                         message=message, notebook=str(job.submission.notebook or ""))
+    try:
+        report.write_result(options.out_dir, result)
+    except (OSError, ValueError):
+        _log_failure(options.out_dir, job.submission, traceback.format_exc())
     return result
 
 
@@ -376,7 +411,8 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
                 first: Launched | None = None) -> list[GradeResult]:
     """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook.
 
-    A job whose stored result is still valid (same content hash, see `stored_result`) is not graded again.
+    A job whose stored result is still valid (same content hash, see `stored_result`) is not graded again. A job the
+    grader failed on its own side (`GradeResult.retry`: a full disk) is graded once more after the others.
     `first` is the kernel `start_first` launched for one of the jobs.
     """
     reused: list[GradeResult] = []
@@ -388,7 +424,24 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
         else:
             reused.append(stored)
             on_result(stored)
-    plan = BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers)
+
+    def unless_retried(result: GradeResult) -> None:
+        if not result.retry:
+            on_result(result)
+
+    results = _grade_jobs(BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers), options,
+                          unless_retried, first)
+    again = {(r.student, r.exercise) for r in results if r.retry}
+    if again:
+        retry_jobs = [job for job in pending if (job.submission.student, job.submission.exercise) in again]
+        retried = _grade_jobs(BatchPlan(jobs=retry_jobs, devices=plan.devices, workers=1), options, on_result)
+        results = [r for r in results if not r.retry] + retried
+    return reused + results
+
+
+def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
+                first: Launched | None = None) -> list[GradeResult]:
+    """Grade every job of the plan, in this process (one worker) or in a pool of worker processes."""
     if plan.workers <= 1:
         single = _single_worker(options, plan)
         results = []
@@ -396,10 +449,10 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
             launched = first if first is not None and first.submission == job.submission else None
             results.append(grade_one(job.submission, job.rubric, single, launched))
             on_result(results[-1])
-        return reused + results
+        return results
     if first is not None:
         first.close()
-    return reused + _grade_in_pool(plan, options, on_result)
+    return _grade_in_pool(plan, options, on_result)
 
 
 def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Options,
@@ -414,11 +467,16 @@ def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Option
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(slots,)) as pool:
         futures = {pool.submit(_grade_in_worker, job, options): job for job in jobs}
         for future in as_completed(futures):
+            job = futures[future]
             try:
                 results.append(future.result())
             except BrokenProcessPool:
-                lost.append(futures[future])
+                lost.append(job)
                 continue
+            except Exception as error:  # noqa: BLE001 - one worker's exception never ends the pool
+                _log_failure(options.out_dir, job.submission, traceback.format_exc())
+                results.append(_crashed_worker_result(
+                    job, options, f"the grading worker failed ({type(error).__name__}: {error}); see the grader log"))
             on_result(results[-1])
     return results, lost
 

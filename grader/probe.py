@@ -1,13 +1,18 @@
 """Probe stage, grader side: choose the probe's inputs, build the probe cell, read back what it measured.
 
-Only plain JSON (size-capped, schema-checked) and safetensors files cross from the work dir into the grader.
+Only plain JSON (size-capped, schema-checked) and safetensors files cross from the work dir into the grader. The work
+dir is the notebook's: every file there is opened relative to a folder descriptor, without following links, and
+written only if it did not exist, so a link the notebook planted is refused, never followed.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
+import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +21,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save
 
 from grader import probe_runtime
 from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
@@ -60,12 +65,42 @@ def make_plan(module: ModuleType, params: dict[str, Any], seed: int, quick: bool
     return module.make_plan(params, torch.Generator().manual_seed(seed), quick)
 
 
+FOLDER_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+FILE_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+TAMPERED = (errno.EEXIST, errno.ELOOP, errno.ENOTDIR, errno.ENOENT)
+
+
+def _write_new(folder: int, name: str, content: bytes) -> None:
+    descriptor = os.open(name, FILE_CREATE, 0o644, dir_fd=folder)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+
+
 def write_plan(plan: ProbePlan, workdir: Path) -> Path:
-    """Write the plan into a new directory whose name the notebook could not have known."""
+    """Write the plan into a new directory whose name the notebook could not have known.
+
+    A notebook that raced the grader (replaced the folder with a link, planted a file in it) gets ProbeUnreadable;
+    any other OSError (a full disk) is the grader's own.
+    """
     directory = workdir / f".grader-probe-{secrets.token_hex(8)}"
-    directory.mkdir()
-    (directory / PLAN_FILE).write_text(json.dumps(plan.spec))
-    save_file({name: tensor.contiguous() for name, tensor in plan.inputs.items()}, str(directory / INPUTS_FILE))
+    try:
+        directory.mkdir()
+        folder = os.open(directory, FOLDER_OPEN)
+    except OSError as error:
+        if error.errno in TAMPERED:
+            raise ProbeUnreadable("the grader could not create the probe's folder: the notebook changed it") from None
+        raise
+    try:
+        _write_new(folder, PLAN_FILE, json.dumps(plan.spec).encode())
+        _write_new(folder, INPUTS_FILE, save({name: tensor.contiguous() for name, tensor in plan.inputs.items()}))
+    except OSError as error:
+        if error.errno in TAMPERED:
+            raise ProbeUnreadable("the grader could not write the probe's inputs: the notebook planted a file or "
+                                  "link in their folder") from None
+        raise
+    finally:
+        os.close(folder)
     return directory
 
 
@@ -94,12 +129,25 @@ def cell_source(module_name: str, directory: Path) -> str:
 
 
 def _read_capped(path: Path, cap: int) -> bytes:
-    if not path.is_file() or path.is_symlink():
-        raise ProbeUnreadable(f"the probe wrote no {path.name}")
-    size = path.stat().st_size
-    if size > cap:
-        raise ProbeUnreadable(f"the probe's {path.name} is {size / 2**20:.1f} MiB, over the {cap / 2**20:.0f} MiB limit")
-    return path.read_bytes()
+    """A regular file's bytes, at most `cap`, opened without following a link (in its folder or as itself)."""
+    try:
+        folder = os.open(path.parent, FOLDER_OPEN)
+    except OSError:
+        raise ProbeUnreadable(f"the probe wrote no {path.name} (its folder is gone or was replaced)") from None
+    try:
+        descriptor = os.open(path.name, FILE_READ, dir_fd=folder)
+    except OSError:
+        raise ProbeUnreadable(f"the probe wrote no {path.name}") from None
+    finally:
+        os.close(folder)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProbeUnreadable(f"the probe's {path.name} is not a regular file")
+        content = handle.read(cap + 1)
+    if len(content) > cap:
+        raise ProbeUnreadable(f"the probe's {path.name} is over the {cap / 2**20:.0f} MiB limit")
+    return content
 
 
 def read(module: ModuleType, directory: Path) -> ProbeData:
@@ -119,9 +167,9 @@ def read(module: ModuleType, directory: Path) -> ProbeData:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
-    _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
+    content = _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
     try:
-        tensors = load_file(str(directory / TENSORS_FILE))
+        tensors = load(content)
     except (SafetensorError, OSError) as error:
         raise ProbeUnreadable(f"the probe's tensors could not be read ({error})") from None
     errors = {str(key): str(message)[:1000] for key, message in document.get("errors", {}).items()}

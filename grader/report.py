@@ -29,6 +29,8 @@ STATUS_EXPLANATIONS: dict[str, str] = {
                "and checks that needed them earned no points.",
     "memory_limit": "Your notebook used more memory than it is allowed, so the grader stopped it in the cell named "
                     "below. Look for a tensor or list that grows much larger than you meant it to.",
+    "disk_limit": "Your notebook wrote more into its folder and /tmp than it is allowed, so the grader stopped it in "
+                  "the cell named below. Look for files written in a loop, or a large file you did not mean to save.",
     "kernel_died": "The Python process running your notebook crashed (often from running out of memory, or a crash "
                    "inside a native library). Cells after that point did not run, and checks that needed them "
                    "earned no points.",

@@ -6,15 +6,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-CellStatus = Literal["ok", "error", "timeout", "kernel_died", "memory_limit", "not_run"]
-ExecutionStatus = Literal["completed", "timeout", "kernel_died", "memory_limit", "not_run"]
-GradeStatus = Literal["graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died", "memory_limit"]
+CellStatus = Literal["ok", "error", "timeout", "kernel_died", "memory_limit", "disk_limit", "not_run"]
+ExecutionStatus = Literal["completed", "timeout", "kernel_died", "memory_limit", "disk_limit", "not_run"]
+GradeStatus = Literal["graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died", "memory_limit",
+                      "disk_limit"]
 
 
 class CellRecord(BaseModel):
     """One code cell as it ran; `number` is its 1-based position in the notebook, as the student sees it."""
 
     number: int
+    last_number: int | None = Field(None, description="a run of code cells that never ran is one record: "
+                                                      "cells number to last_number")
     status: CellStatus
     duration_s: float = 0.0
     error_name: str = ""
@@ -51,9 +54,17 @@ class ExecutionRecord(BaseModel):
     isolated: bool = False
     isolation: str = Field("", description="how the kernel was isolated, or why it was not")
     memory_peak_mb: float = Field(0.0, description="peak memory of the kernel's process tree")
+    disk_peak_mb: float = Field(0.0, description="peak size of what the notebook wrote (work dir and sandbox /tmp)")
     replayed: bool = Field(False, description="the kernel died and a fresh one re-ran the notebook around that cell")
     replay_message: str = ""
     skipped: list[SkippedLine] = Field([], description="`!pip install` lines skipped (no network while grading)")
+
+    def record_of(self, number: int) -> CellRecord | None:
+        """The record covering code cell `number` (a run of cells that never ran shares one record)."""
+        for cell in self.cells:
+            if cell.number <= number <= (cell.last_number or cell.number):
+                return cell
+        return None
 
 
 class CheckRecord(BaseModel):
@@ -93,6 +104,8 @@ class GradeResult(BaseModel):
     checks: list[CheckRecord] = []
     execution: ExecutionRecord = ExecutionRecord()
     environment: Environment | None = None
+    retry: bool = Field(False, exclude=True, description="not stored: the grader failed on its side (a full disk), "
+                                                         "so the batch grades this one again")
 
     @property
     def percent(self) -> float:

@@ -55,6 +55,7 @@ class Rubric(Strict):
     memory_limit_mb: int = Field(4096, gt=0)
     threads: int | None = Field(None, gt=0, description="torch's CPU threads in the kernel (OMP_NUM_THREADS and "
                                 "MKL_NUM_THREADS); default: torch's own choice, one per core")
+    disk_limit_mb: int = Field(2048, gt=0, description="what the notebook may write into its work dir and /tmp")
     device: Literal["cpu", "cuda_optional", "cuda"] = "cuda_optional"
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")
     data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")
@@ -63,7 +64,7 @@ class Rubric(Strict):
     @field_validator("exercise")
     @classmethod
     def _exercise_id(cls, value: str) -> str:
-        if not EXERCISE_ID.match(value):
+        if not EXERCISE_ID.fullmatch(value):
             raise ValueError(f"{value!r} is not an exercise id (lower case letters, digits, _)")
         return value
 

@@ -16,7 +16,7 @@ import site
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grader
@@ -51,6 +51,18 @@ class Layout:
     readable: list[Path] = field(default_factory=list)
     hidden: list[Path] = field(default_factory=list)
     shm_bytes: int = 2**30
+    runtime: Path | None = None  # this attempt's connection file and sockets: a fresh folder outside the work dir
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """bubblewrap and what one notebook's kernels may see; each attempt adds its own runtime folder."""
+
+    bwrap: str
+    layout: Layout
+
+    def prefix(self, runtime: Path | None) -> list[str]:
+        return bwrap_prefix(self.bwrap, replace(self.layout, runtime=runtime))
 
 
 def _probe_command(bwrap: str) -> list[str]:
@@ -142,6 +154,11 @@ def symlink_targets(workdir: Path) -> list[Path]:
     return targets
 
 
+def _require_real_folder(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        raise RuntimeError(f"{path} is not a folder of the grader's (a link or a file replaced it); not binding it")
+
+
 def bwrap_prefix(bwrap: str, layout: Layout) -> list[str]:
     """The command prefix that runs a kernel inside the sandbox described by `layout`."""
     workdir = layout.workdir.resolve()
@@ -155,9 +172,15 @@ def bwrap_prefix(bwrap: str, layout: Layout) -> list[str]:
         args += ["--ro-bind", str(path), str(path)]
     scratch = workdir / ".tmp"
     scratch.mkdir(exist_ok=True)
+    # bwrap (root, on a lab server) follows links: the folders it binds writable must be the grader's own folders.
+    # The work dir is restored before every replay, so a link the previous kernel planted here is gone by now.
+    for folder in (workdir, scratch, *([layout.runtime] if layout.runtime else [])):
+        _require_real_folder(folder)
     # /dev/shm is RAM, so it is capped like the kernel's memory.
     args += ["--bind", str(scratch), "/tmp", "--bind", str(workdir), str(workdir),
              "--size", str(layout.shm_bytes), "--tmpfs", "/dev/shm"]
+    if layout.runtime is not None:
+        args += ["--bind", str(layout.runtime), str(layout.runtime)]
     for path in readable:
         if path not in around:
             args += ["--ro-bind", str(path), str(path)]
@@ -184,6 +207,11 @@ def kernel_env(source: dict[str, str], workdir: Path, extra: dict[str, str]) -> 
         path.mkdir(parents=True, exist_ok=True)
         env[key] = str(path)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    package_root = str(Path(grader.__file__).resolve().parent.parent)
+    if package_root not in site.getsitepackages():
+        # A checkout (editable install, or PYTHONPATH): the probe must import this grader, wherever it lives, not
+        # another copy the kernel's Python would find (or, sandboxed, not find).
+        env["PYTHONPATH"] = package_root
     if site.ENABLE_USER_SITE and Path(site.getusersitepackages()).is_dir():
         # HOME moved into the work dir: keep finding packages the TA installed with `pip install --user`.
         env["PYTHONUSERBASE"] = site.getuserbase()

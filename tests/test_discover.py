@@ -42,3 +42,31 @@ def test_student_filter(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         discover(tmp_path / "nope", ["conv1d"])
+
+
+def test_a_name_with_a_trailing_newline_is_no_student_id(tmp_path):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice\n").mkdir()
+    (tmp_path / "alice\n" / "conv1d.ipynb").write_text("{}")
+    found = discover(tmp_path, ["conv1d"])
+    assert [s.student for s in found.submissions] == ["alice"]
+    assert "alice\n/: not a usable student id (letters, digits, '.', '_', '-')" in found.ignored
+
+
+def test_a_student_folder_that_is_a_link_is_not_followed(tmp_path):
+    (tmp_path / "ana").mkdir()
+    (tmp_path / "ana" / "conv1d.ipynb").write_text("{}")
+    (tmp_path / "mallory").symlink_to(tmp_path / "ana")
+    found = discover(tmp_path, ["conv1d"])
+    assert [s.student for s in found.submissions] == ["ana"]
+    assert any(line.startswith("mallory: a symbolic link") for line in found.ignored)
+
+
+def test_a_notebook_that_is_a_link_is_found_as_the_link(tmp_path):
+    """Discovery names the link (even a dangling one); staging refuses it, so the report says why."""
+    (tmp_path / "ana").mkdir()
+    (tmp_path / "ana" / "conv1d.ipynb").symlink_to("/dev/zero")
+    (tmp_path / "ana" / "gru.ipynb").symlink_to(tmp_path / "missing.ipynb")
+    found = discover(tmp_path, ["conv1d", "gru"])
+    assert [s.notebook.name if s.notebook else None for s in found.submissions] == ["conv1d.ipynb", "gru.ipynb"]
+    assert all(s.notebook.is_symlink() for s in found.submissions)

@@ -55,10 +55,41 @@ def test_notebook_time_limit_stops_later_cells(tmp_path):
 
 
 def test_kernel_is_seeded_before_the_first_cell(tmp_path):
+    """The first cell sees exactly the seeded generators: IPython 9 draws from `random` while it starts (its banner
+    tip), as often as the client asks for kernel_info, so the grader seeds again right before the first cell."""
+    import random
+
+    import numpy
+    import torch
+
     nb = notebook("import random, torch, numpy\nprint(random.random(), torch.rand(1).item(), numpy.random.rand())")
     first = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=7).record.cells[0].stdout
     second = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=7).record.cells[0].stdout
     assert first == second and first.strip()
+    expected = (random.Random(7).random(), torch.rand(1, generator=torch.Generator().manual_seed(7)).item(),
+                numpy.random.RandomState(7).rand())
+    assert [float(value) for value in first.split()] == pytest.approx(list(expected))
+
+
+def test_one_deadline_spans_the_replays(tmp_path):
+    """Each replay re-runs the cells before the fatal one on what is left of the notebook's time, not a fresh limit:
+    a notebook that dies twice cannot hold a worker three times its limit."""
+    nb = notebook("import os, time\ntime.sleep(2.5)", "os._exit(1)", "time.sleep(2.5)", "os._exit(1)", "print('late')")
+    run = execute(nb, tmp_path, Timeouts(cell=20, notebook=6, probe=5), seed=0)
+    # Fresh limits per attempt would give: A, B dies; A, C, D dies; A, C, and 'late' printed (7.5 s of cells).
+    assert run.record.cells[-1].status == "not_run", [c.status for c in run.record.cells]
+    assert run.record.replayed
+
+
+def test_cells_that_never_ran_are_one_record(tmp_path):
+    nb = notebook("import time\ntime.sleep(3)", *["x = 1"] * 2000)
+    run = execute(nb, tmp_path, Timeouts(cell=20, notebook=2, probe=5), seed=0)
+    cells = run.record.cells
+    assert [c.status for c in cells] == ["timeout", "not_run"]
+    assert (cells[1].number, cells[1].last_number) == (3, 2002)
+    assert run.record.record_of(1500) is cells[1] and run.record.record_of(2) is cells[0]
+    assert "cell 2 hit the time limit" in run.record.message
+    assert len(run.record.model_dump_json()) < 5_000
 
 
 def test_killed_kernels_are_reaped(tmp_path):

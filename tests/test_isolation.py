@@ -5,6 +5,8 @@ must then say NOT ISOLATED in every report.
 
 from __future__ import annotations
 
+import ast
+import csv
 import os
 import socket
 import shutil
@@ -16,13 +18,14 @@ import psutil
 import pytest
 from conftest import FIXTURES, ROOT, repo_rubric
 
+import grader
 from grader import cli, sandbox
 from grader.discover import Submission
 from grader.grade import BatchPlan, Job, Options, grade_batch, grade_one
 from grader.results import GradeResult
 
 sys.path.insert(0, str(ROOT / "tools"))
-from make_adversarial_notebooks import MARKER, NETWORK_PORT, PWNED  # noqa: E402
+from make_adversarial_notebooks import HOST_TARGET, MARKER, NETWORK_PORT, PWNED  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +34,12 @@ needs_bwrap = pytest.mark.skipif(not ISOLATED, reason=f"no sandbox here: {sandbo
 SECRET_VARIABLE = "GRADER_TEST_TA_TOKEN"
 BATCH = ["adversarial_reads_secrets", "adversarial_network", "adversarial_fake_results",
          "adversarial_background_process", "conv1d_correct_slides"]
-# Writing outside the work dir is only attempted inside a sandbox: unsandboxed, it would really write there.
+# Writing outside the work dir and planting links to a host folder are only attempted inside a sandbox: unsandboxed,
+# the notebook itself would really write there.
 if ISOLATED:
     BATCH.insert(2, "adversarial_writes_outside")
+    BATCH.insert(3, "adversarial_replants_runtime")
+CANARY = Path("/tmp") / f"{MARKER}-canary"
 # Another student's work dir, next to the ones the grader creates.
 DECOY = Path(tempfile.gettempdir()) / f"grader-conv1d-{MARKER}-decoy"
 ESCAPES = [Path("/tmp") / f"{MARKER}-escape.txt", Path.home() / f"{MARKER}-escape.txt",
@@ -68,6 +74,10 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
         listener = None
     jobs = [Job(Submission(name, "conv1d", FIXTURES / f"{name}.ipynb"), rubric()) for name in BATCH]
     DECOY.mkdir(exist_ok=True)
+    host_target = Path(HOST_TARGET)
+    host_target.mkdir(mode=0o755, exist_ok=True)
+    host_target.chmod(0o755)
+    (host_target / "keep.txt").write_text("the host's own")
     (DECOY / "conv1d.ipynb").write_text("another student's work")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(SECRET_VARIABLE, "do-not-leak")
@@ -83,7 +93,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
         listener.close()
     yield out, {result.student: result for result in results}, connections, listener is not None
     shutil.rmtree(DECOY, ignore_errors=True)
-    for escape in ESCAPES:
+    shutil.rmtree(HOST_TARGET, ignore_errors=True)
+    for escape in [*ESCAPES, CANARY]:
         escape.unlink(missing_ok=True)
 
 
@@ -104,14 +115,28 @@ def test_environment_is_scrubbed(batch) -> None:
     assert SECRET_VARIABLE not in seen and "'HOME'" in seen
 
 
+def listed(line: str) -> list[str]:
+    """The names in a 'FOUND <path> [names]' line."""
+    return ast.literal_eval(line[line.index("["):])
+
+
 @needs_bwrap
 def test_rubrics_reference_and_neighbours_are_invisible(batch) -> None:
     result = batch[1]["adversarial_reads_secrets"]
     seen = stdout(result)
     assert seen.count("HIDDEN") == 5, seen
-    # Only the work dir's parent is listable, and it holds the notebook's own work dir alone: no neighbours.
+    # Only the work dir's parent is listable. It holds the notebook's own work dir and runtime folder, and (when the
+    # checkout or the Python lives in the same folder, as in a clone under /tmp) the folders that lead to them, empty
+    # but for the bound package: no neighbour, wherever the checkout lives.
     found = [line for line in seen.splitlines() if line.startswith("FOUND")]
-    assert len(found) == 1 and found[0].startswith("FOUND /tmp ['grader-conv1d-") and "," not in found[0], found
+    assert len(found) == 1 and found[0].startswith(f"FOUND {tempfile.gettempdir()} ["), found
+    names = listed(found[0])
+    parent = Path(tempfile.gettempdir())
+    leading = {path.relative_to(parent).parts[0] for path in sandbox.python_paths([ROOT]) if parent in path.parents}
+    assert len([name for name in names if name.startswith("grader-conv1d-")]) == 1, names
+    assert len([name for name in names if name.startswith("grader-kernel-")]) <= 1, names
+    assert not [name for name in names if not name.startswith(("grader-conv1d-", "grader-kernel-"))
+                and name not in leading], names
     assert DECOY.name not in seen
     assert result.execution.isolated
 
@@ -128,10 +153,36 @@ def test_no_network(batch) -> None:
 @needs_bwrap
 def test_nothing_written_outside_the_work_dir(batch) -> None:
     seen = stdout(batch[1]["adversarial_writes_outside"])
-    # /tmp, the home folder and the work dir's parent are the work dir's own scratch space inside the sandbox.
-    assert seen.count("REFUSED") == 3 and "REFUSED /tmp" not in seen
+    # /tmp, the home folder and the work dir's parent are the work dir's own scratch space inside the sandbox; the
+    # grader package (wherever the checkout lives), /etc and /usr are read-only.
+    refused = {line.split()[1] for line in seen.splitlines() if line.startswith("REFUSED")}
+    package = Path(grader.__file__).resolve().parent
+    assert refused == {str(package / f"{MARKER}-escape.txt"), f"/etc/{MARKER}-escape.txt",
+                       f"/usr/{MARKER}-escape.txt"}, seen
+    assert seen.count("WROTE") == 3, seen
     assert not any(escape.exists() for escape in ESCAPES)
     assert batch[1]["adversarial_writes_outside"].score == 100
+
+
+@needs_bwrap
+def test_a_replay_never_follows_links_the_notebook_planted(batch) -> None:
+    """The notebook replaces its scratch (/tmp), home and runtime folders with links to a host folder, then kills its
+    kernel: the replay binds and creates nothing through them (a grader running as root would chmod the host folder
+    to 0700 or bind it as the sandbox's /tmp), and still grades the Conv1D after the crash."""
+    result = batch[1]["adversarial_replants_runtime"]
+    planted = cell_of(result, 2).stdout
+    assert "planted .tmp" in planted and "planted .kernel" in planted, planted
+    host_target = Path(HOST_TARGET)
+    assert sorted(p.name for p in host_target.iterdir()) == ["keep.txt"]
+    assert oct(host_target.stat().st_mode & 0o7777) == oct(0o755)
+    assert not CANARY.exists()
+    assert result.execution.replayed and result.score == 100
+    assert f"{MARKER}-canary" in cell_of(result, 5).stdout
+    assert not list(Path(tempfile.gettempdir()).glob("grader-kernel-*"))
+
+
+def cell_of(result: GradeResult, number: int):
+    return next(cell for cell in result.execution.cells if cell.number == number)
 
 
 def test_fake_results_are_ignored_and_nothing_is_unpickled(batch) -> None:
@@ -200,8 +251,8 @@ def test_a_dataset_cached_under_tmp_is_readable_but_not_writable(tmp_path: Path)
         (workdir / "data").mkdir()
         (workdir / "data" / "imdb").symlink_to(cache)
         layout = sandbox.Layout(workdir=workdir, readable=sandbox.python_paths([]) + sandbox.symlink_targets(workdir))
-        launch = KernelLaunch(prefix=sandbox.bwrap_prefix(sandbox.availability().bwrap, layout),
-                              env=sandbox.kernel_env(dict(os.environ), workdir, {}), isolated=True)
+        launch = KernelLaunch(env=sandbox.kernel_env(dict(os.environ), workdir, {}), isolated=True,
+                              sandbox=sandbox.Sandbox(sandbox.availability().bwrap, layout))
         source = ("print(open('data/imdb/reviews.txt').read())\n"
                   "try:\n    open('data/imdb/new.txt', 'w')\nexcept OSError as error:\n    print(type(error).__name__)")
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
@@ -211,3 +262,35 @@ def test_a_dataset_cached_under_tmp_is_readable_but_not_writable(tmp_path: Path)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_links_and_special_files_are_refused_and_the_batch_goes_on(tmp_path: Path, capsys) -> None:
+    """Links (to the reference, to a classmate, to /dev/zero), a FIFO, a linked student folder, "alice\\n" and a file
+    name carrying terminal escapes: refused or ignored at once, never read through; the honest student is graded."""
+    submissions = tmp_path / "submissions"
+    for student in ("honest", "ref", "copycat", "zero", "fifo", "alice\n"):
+        (submissions / student).mkdir(parents=True)
+    honest = submissions / "honest" / "conv1d.ipynb"
+    honest.write_bytes((FIXTURES / "conv1d_correct_slides.ipynb").read_bytes())
+    (submissions / "ref" / "conv1d.ipynb").symlink_to(ROOT / "reference" / "conv1d.ipynb")
+    (submissions / "copycat" / "conv1d.ipynb").symlink_to(honest)
+    (submissions / "zero" / "conv1d.ipynb").symlink_to("/dev/zero")
+    os.mkfifo(submissions / "fifo" / "conv1d.ipynb")
+    (submissions / "alice\n" / "conv1d.ipynb").write_bytes(honest.read_bytes())
+    (submissions / "linked").symlink_to(submissions / "honest")
+    (submissions / "notes\x1b]0;owned\x07.txt").write_text("")
+    out = tmp_path / "out"
+    os.chdir(ROOT)
+    for _ in range(2):  # the second run reads the stored results' fingerprints: links must not be read there either
+        assert cli.main(["grade", str(submissions), "--out", str(out), "--quick", "--exercise", "conv1d"]) == 0
+    captured = capsys.readouterr()
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert sorted(rows) == ["copycat", "fifo", "honest", "ref", "zero"]
+    assert (rows["honest"]["status"], float(rows["honest"]["score"])) == ("graded", 100)
+    for student in ("ref", "copycat", "zero"):
+        assert rows[student]["status"] == "invalid_notebook" and "is a symbolic link" in rows[student]["message"]
+    assert rows["fifo"]["status"] == "invalid_notebook" and "not a regular file" in rows["fifo"]["message"]
+    assert "\x1b" not in captured.err + captured.out
+    assert "notes\\x1b]0;owned\\x07.txt" in captured.err
+    assert "alice\\n/: not a usable student id" in captured.err
+    assert "linked: a symbolic link" in captured.err

@@ -81,3 +81,38 @@ def test_tracing_catches_builtin_convolution_however_it_is_reached():
     with trace_torch_calls() as calls:
         output = (torch.nn.functional.pad(x, (1, 1)).unfold(2, 3, 1) * 2).sum(-1)
     assert not any("conv" in name.lower() for name in calls | autograd_ops(output))
+
+
+def test_outputs_the_notebook_replaced_with_links_or_fifos_are_refused(tmp_path):
+    """The work dir is the notebook's: a link to a host file, or a FIFO that would hang the read, is refused."""
+    import os
+
+    secret = tmp_path / "host-secret.json"
+    secret.write_text(json.dumps({"values": {"class_status": "ok"}, "errors": {}}))
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    (folder / VALUES_FILE).symlink_to(secret)
+    with pytest.raises(probe.ProbeUnreadable, match="wrote no probe.json"):
+        probe.read(conv1d, folder)
+    (folder / VALUES_FILE).unlink()
+    os.mkfifo(folder / VALUES_FILE)
+    with pytest.raises(probe.ProbeUnreadable, match="not a regular file"):
+        probe.read(conv1d, folder)
+    replaced = tmp_path / "replaced"
+    replaced.symlink_to(tmp_path)
+    with pytest.raises(probe.ProbeUnreadable, match="folder is gone or was replaced"):
+        probe.read(conv1d, replaced)
+
+
+def test_plan_is_never_written_through_a_planted_link(tmp_path, monkeypatch):
+    """A notebook that guessed or raced the probe folder's name gets a probe failure, and the host file is untouched."""
+    host = tmp_path / "host"
+    host.mkdir()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.setattr(probe.secrets, "token_hex", lambda size: "planted")
+    (workdir / ".grader-probe-planted").symlink_to(host)
+    plan = probe.ProbePlan(spec={"a": 1}, inputs={"x": torch.ones(3)})
+    with pytest.raises(probe.ProbeUnreadable, match="the notebook changed it"):
+        probe.write_plan(plan, workdir)
+    assert list(host.iterdir()) == []

@@ -21,6 +21,8 @@ from make_notebooks import FIXTURES, IMPORTS, SLIDES_CONV1D, ZEROS_CONV1D, code,
 MARKER = "grader-adversarial-7f3a"
 NETWORK_PORT = 47613
 PWNED = f"/tmp/{MARKER}-pwned"
+# A host folder the tests create: nothing the grader does for a replay may reach it through a link the notebook planted.
+HOST_TARGET = f"/tmp/{MARKER}-host-target"
 
 FORK_BOMB = """\
 import os
@@ -198,6 +200,70 @@ subprocess.run(["sh", "-c", " ".join(sleeper[:2]) + " 'import time; time.sleep(6
 print("started", child.pid)"""
 
 
+REPLANTS_RUNTIME = f"""\
+import os
+from pathlib import Path
+
+from ipykernel.connect import get_connection_file
+
+# Links to a host folder wherever the grader (root, on a lab server) creates, chmods or binds something for the replay
+# the next cell forces: the work dir's scratch (the sandbox's /tmp) and home folders, the old runtime folder's place,
+# and inside the runtime folder.
+target = "{HOST_TARGET}"
+for name in [".tmp", ".home", ".kernel"]:
+    try:
+        if os.path.lexists(name):
+            os.rename(name, name + "-moved")
+        os.symlink(target, name)
+        print("planted", name)
+    except OSError as error:
+        print("could not plant", name, type(error).__name__)
+runtime = Path(get_connection_file()).parent
+for name in ["1", "2", "kernel"]:
+    try:
+        os.symlink(target, runtime / name)
+        print("planted", runtime.name, name)
+    except OSError as error:
+        print("could not plant", runtime.name, name, type(error).__name__)"""
+
+CANARY = f"""\
+import os
+
+# In the replay: /tmp must be a fresh folder of the notebook's own, not the host folder a link pointed to.
+open("/tmp/{MARKER}-canary", "w").write("escaped")
+print("tmp holds", sorted(os.listdir("/tmp")))"""
+
+DISK_HOG = """\
+import tempfile
+import time
+
+# Bounded: 16 files of 16 MiB, every block written, half in the work dir and half in the temp folder (the sandbox's
+# /tmp); then wait to be noticed.
+block = b"x" * 2**20
+for number in range(16):
+    folder = "." if number % 2 else tempfile.gettempdir()
+    with open(f"{folder}/hog-{number}.bin", "wb") as handle:
+        for _ in range(16):
+            handle.write(block)
+print("wrote 256 MiB")
+time.sleep(30)"""
+
+HUGE_MESSAGES = """\
+from IPython.display import display
+
+# Bounded: 12 displays of 48 MiB each (576 MiB in all), each one message far over what the grader keeps of a cell.
+blob = "x" * (48 * 2**20)
+for _ in range(12):
+    display({"text/plain": blob}, raw=True)
+del blob
+print("sent")"""
+
+TERMINAL_ESCAPES = """\
+# Text a student controls that reaches the TA's terminal: Rich markup, a hyperlink, OSC 52 (clipboard), OSC 0 (title).
+raise ValueError("the output is [batch, length, channels], it needs transposing back [/] "
+                 "[link=https://example.invalid]click[/link] \\x1b]52;c;b3duZWQ=\\x07\\x1b]0;owned\\x07\\x9b31m")"""
+
+
 def correct_with(*attack: str, after: str = "") -> nbformat.NotebookNode:
     """Imports, the attack cell(s), the correct Conv1D, then an optional last cell."""
     cells = [code(IMPORTS), *(code(source) for source in attack), code(SLIDES_CONV1D)]
@@ -219,6 +285,10 @@ ADVERSARIAL_BUILDERS = {
     "adversarial_writes_outside": lambda: correct_with(WRITES_OUTSIDE),
     "adversarial_fake_results": lambda: notebook(code(IMPORTS), code(ZEROS_CONV1D), code(FAKE_RESULTS)),
     "adversarial_background_process": lambda: correct_with(BACKGROUND_PROCESS),
+    "adversarial_replants_runtime": lambda: correct_with(REPLANTS_RUNTIME, OS_EXIT, after=CANARY),
+    "adversarial_disk_hog": lambda: correct_with(DISK_HOG),
+    "adversarial_huge_messages": lambda: correct_with(HUGE_MESSAGES),
+    "adversarial_terminal_escapes": lambda: correct_with(TERMINAL_ESCAPES),
 }
 
 
