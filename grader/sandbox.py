@@ -184,6 +184,9 @@ def kernel_env(source: dict[str, str], workdir: Path, extra: dict[str, str]) -> 
         path.mkdir(parents=True, exist_ok=True)
         env[key] = str(path)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # The probe imports the grader that is grading (a checkout may shadow an installed one); in the sandbox only
+    # the package itself is bound inside that folder.
+    env["PYTHONPATH"] = str(Path(grader.__file__).resolve().parent.parent)
     if site.ENABLE_USER_SITE and Path(site.getusersitepackages()).is_dir():
         # HOME moved into the work dir: keep finding packages the TA installed with `pip install --user`.
         env["PYTHONUSERBASE"] = site.getuserbase()
