@@ -57,6 +57,7 @@ def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -
         "texts": [reviews[index][0] for index in chosen],
         "max_candidates": int(params.get("max_candidates", 3)),
         "seconds_per_model": float(params.get("seconds_per_model", 120)),
+        "seconds_in_all": float(params.get("seconds_in_all", 240)),
     }
     return HeldBackPlan(spec=spec, inputs={}, labels=[reviews[index][1] for index in chosen])
 
@@ -371,10 +372,12 @@ def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, tor
     layouts = (_call_site_layouts(namespace, name) + _signature_layouts(predict, namespace, name)
                if status == "ok" else [])
     models = []
+    deadline = time.monotonic() + plan.get("seconds_in_all", math.inf)
     for model, names, kind in _candidates(namespace, plan["max_candidates"]):
         record = {"names": names, "kind": kind, **_structure(model)}
         if status == "ok":
-            record.update(_measure(model, predict, layouts, plan["texts"], plan["seconds_per_model"]))
+            budget = max(0.0, min(plan["seconds_per_model"], deadline - time.monotonic()))
+            record.update(_measure(model, predict, layouts, plan["texts"], budget))
         models.append(record)
     rec.put("models", models)
 
