@@ -182,6 +182,15 @@ def test_progress_bar_postfixes_on_stderr() -> None:
     assert log.runs["lstm"].where() == "cell 3 (stderr (progress bars))" and log.runs["lstm"].test == 0.853
 
 
+def test_an_epoch_bar_redrawn_with_the_same_postfix_counts_once() -> None:
+    """`for epoch in (bar := trange(5))` with `bar.set_postfix(acc=…, val_acc=…)`: each epoch is drawn twice."""
+    draw = lambda n, t, v: f"\r{20 * n}%|##  | {n}/5 [00:02<00:08, 1.9s/it, acc={t}, val_acc={v}]"  # noqa: E731
+    text = "\r  0%|    | 0/5 [00:00<?, ?it/s]" + "".join(draw(n - 1, t, v) + draw(n, t, v)
+                                                     for n, (t, v) in enumerate(LSTM_EPOCHS, 1))
+    log = imdb.training_log(context([("fit(lstm_model)", "", text + draw(5, *LSTM_EPOCHS[-1]) + "\n")]))
+    assert [(e.train, e.valid) for e in log.runs["lstm"].epochs] == LSTM_EPOCHS
+
+
 def history_frame(epochs: list[tuple[float, float]]) -> pd.DataFrame:
     frame = pd.DataFrame(epochs, columns=["train_acc", "valid_acc"])
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")

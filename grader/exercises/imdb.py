@@ -169,7 +169,10 @@ class _Layout:
 
 
 def _slot(value: Any) -> Any:
-    return MODEL if isinstance(value, torch.nn.Module) else REVIEW if isinstance(value, str) else value
+    """MODEL for a model (a module holding a recurrent layer, not a loss), REVIEW for a text, else the value."""
+    if isinstance(value, torch.nn.Module) and _kind(value) is not None:
+        return MODEL
+    return REVIEW if isinstance(value, str) else value
 
 
 def _argument_value(node: ast.AST, namespace: dict[str, Any]) -> Any:
@@ -750,27 +753,40 @@ def _same_training(first: Run, second: Run) -> bool:
     return bool(compared) and all(abs(a - b) <= 0.006 for a, b in compared)
 
 
-def _line_events(text: str, cell: int, channel: str, cell_hint: str, why: str) -> list[_Event]:
-    """Epoch markers and accuracies in each line (or progress-bar refresh) of a text channel."""
+def _segment_events(segment: str, cell: int, channel: str, cell_hint: str, why: str) -> list[_Event]:
+    """Epoch markers and accuracies in one printed line or one progress-bar refresh."""
+    printed = _hint(segment)
+    hint, reason = (printed, _by_output(cell, channel)) if printed else (cell_hint, why)
+    matches = list(EVENT.finditer(segment))
+    if printed and not matches:
+        return [_Event("hint", 0, cell, printed, channel, reason)]  # 'Training the BiLSTM…'
+    # A bare 'accuracy' is the training accuracy only on a training line (Keras: '- accuracy: … - val_accuracy: …')
+    training_line = any(m.group("epoch") or _split_kind(m.group("split")) == "valid" and m.group("split")
+                        for m in matches)
     events = []
-    for line in re.split(r"[\r\n]+", text):
-        printed = _hint(line)
-        hint, reason = (printed, _by_output(cell, channel)) if printed else (cell_hint, why)
-        matches = list(EVENT.finditer(line))
-        if printed and not matches:
-            events.append(_Event("hint", 0, cell, printed, channel, reason))  # 'Training the BiLSTM…'
+    for match in matches:
+        if match.group("epoch"):
+            events.append(_Event("epoch", int(match.group("epoch_number")), cell, hint, channel, reason))
             continue
-        # A bare 'accuracy' is the training accuracy only on a training line (Keras: '- accuracy: … - val_accuracy: …')
-        training_line = any(m.group("epoch") or _split_kind(m.group("split")) == "valid" and m.group("split")
-                            for m in matches)
-        for match in matches:
-            if match.group("epoch"):
-                events.append(_Event("epoch", int(match.group("epoch_number")), cell, hint, channel, reason))
-                continue
-            accuracy = _accuracy(match.group("value"), match.group("percent"))
-            if accuracy is None or (not match.group("split") and not training_line):
-                continue
+        accuracy = _accuracy(match.group("value"), match.group("percent"))
+        if accuracy is not None and (match.group("split") or training_line):
             events.append(_Event(_split_kind(match.group("split")), accuracy, cell, hint, channel, reason))
+    return events
+
+
+def _line_events(text: str, cell: int, channel: str, cell_hint: str, why: str) -> list[_Event]:
+    """Events of each line of a text channel. A progress bar rewrites its line ('\\r'): a refresh that shows the
+    same accuracies as the one before and no epoch number (a `trange` over epochs redrawn) adds nothing."""
+    events = []
+    for line in text.split("\n"):
+        previous: list[tuple[str, float]] = []
+        for segment in line.split("\r"):
+            found = _segment_events(segment, cell, channel, cell_hint, why)
+            shown = [(e.kind, e.value) for e in found if e.kind in ("train", "valid", "test")]
+            if shown and shown == previous and not any(e.kind == "epoch" for e in found):
+                continue
+            previous = shown or previous
+            events += found
     return events
 
 
