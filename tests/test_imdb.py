@@ -233,6 +233,15 @@ def test_printed_history_dicts() -> None:
     assert log.runs["lstm"].where() == "cell 2 (a printed dict of lists)" and log.runs["lstm"].test == 0.853
 
 
+def test_a_dict_printed_every_epoch() -> None:
+    lines = "".join(f"{ {'epoch': n, 'train_loss': 0.6, 'train_acc': t, 'valid_acc': v} }\n"
+                    for n, (t, v) in enumerate(RNN_EPOCHS, 1))
+    log = imdb.training_log(context([("fit(rnn_model)", lines + "{'test_acc': 0.4792}\n")]))
+    assert [(e.number, e.train, e.valid) for e in log.runs["rnn"].epochs] == [
+        (n, t, v) for n, (t, v) in enumerate(RNN_EPOCHS, 1)]
+    assert log.runs["rnn"].test == 0.4792
+
+
 def test_the_same_numbers_reported_twice_are_one_run() -> None:
     cells = [("fit(model)", tutorial_epochs(RNN_EPOCHS)), ("fit(model)", tutorial_epochs(LSTM_EPOCHS)),
              ("pd.DataFrame(history)", "", "", history_frame(RNN_EPOCHS).to_html())]
