@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT, grade_notebook, repo_rubric
+from grader import data
 from grader.report import student_html
 
 MANIFESTS = ROOT / "tests" / "fixtures" / "verdicts"
@@ -33,7 +34,9 @@ def report_text(result) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize(("exercise", "entry"), verdict_cases())
 def test_fixture_is_in_band(exercise: str, entry: dict, session_out: Path) -> None:
-    result = grade_notebook(FIXTURES / entry["notebook"], repo_rubric(exercise), session_out,
+    rubric = repo_rubric(exercise)
+    data.prepare(set(rubric.data), quick=entry.get("quick", True))  # quick stand-ins are built here, as `grade` does
+    result = grade_notebook(FIXTURES / entry["notebook"], rubric, session_out,
                             student=Path(entry["notebook"]).stem, quick=entry.get("quick", True))
     low, high = entry["band"]
     summary = f"{entry['notebook']}: {result.status} {result.score} ({entry['why']}); " + "; ".join(

@@ -1,32 +1,38 @@
-"""IMDb sentiment: a basic RNN vs a 2-layer bidirectional LSTM (bentrevett/pytorch-sentiment-analysis 1 and 2).
+"""IMDb sentiment: a basic RNN vs a multi-layer bidirectional LSTM (bentrevett/pytorch-sentiment-analysis).
 
 Grader side: `make_plan` draws held-back test reviews (never staged into the work dir) with the seeded
-generator; the checks parse the per-epoch and test lines from the cell outputs, and compute accuracy and
-parameter counts themselves from what the probe measured.
-Kernel side: `probe` finds the two trained models by structure (an nn.Module holding an nn.RNN; one holding a
-bidirectional nn.LSTM with num_layers ≥ 2), records their parameters, and calls the notebook's
-`predict_sentiment(model, sentence)` on each held-back review.
+generator; the checks read the per-epoch and test accuracies from every place a cell reports (printed lines,
+progress bars on stderr, displayed or printed tables, printed dicts of lists), attribute each training log to
+the RNN or the advanced model by what the code and the output say, and compute accuracy and parameter counts
+themselves from what the probe measured.
+Kernel side: `probe` finds the trained models by structure (an nn.Module holding an nn.RNN; one holding an
+nn.LSTM or nn.GRU), records their parameters, and calls the notebook's `predict_sentiment` the way the notebook
+itself calls it (either tutorial's signature, with the notebook's own tokenizer, vocabulary and device) on each
+held-back review.
 """
 
 from __future__ import annotations
 
+import ast
+import html.parser
 import math
+import numbers
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import torch
 from pydantic import BaseModel
 
-from grader.analysis import missing_definition, plural
+from grader.analysis import missing_definition, parsed_cells, plural
 from grader.check import CheckContext, Outcome
 from grader.datasets import imdb as imdb_data
 from grader.probe import ProbeData, ProbePlan
 from grader.registry import check
 
-KINDS = ("rnn", "bilstm", "lstm")
-KIND_NAMES = {"rnn": "RNN", "bilstm": "BiLSTM", "lstm": "LSTM"}
+KINDS = ("rnn", "bilstm", "lstm", "gru")
+ADVANCED = ("bilstm", "lstm", "gru")
 FAILURES_BEFORE_GIVING_UP = 5
 MIN_MEASURED = 20
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -51,6 +57,7 @@ def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -
         "texts": [reviews[index][0] for index in chosen],
         "max_candidates": int(params.get("max_candidates", 3)),
         "seconds_per_model": float(params.get("seconds_per_model", 120)),
+        "seconds_in_all": float(params.get("seconds_in_all", 240)),
     }
     return HeldBackPlan(spec=spec, inputs={}, labels=[reviews[index][1] for index in chosen])
 
@@ -75,7 +82,7 @@ class LayerInfo(BaseModel):
 class ModelRecord(BaseModel):
     names: list[str]
     class_name: str
-    kind: Literal["rnn", "bilstm", "lstm"]
+    kind: Literal["rnn", "bilstm", "lstm", "gru"]
     module_types: dict[str, str] = {}
     recurrent: list[LayerInfo] = []
     params: list[ParamInfo] = []
@@ -83,6 +90,8 @@ class ModelRecord(BaseModel):
     failures: int = 0
     first_error: str = ""
     stopped_early: str = ""
+    call: str = ""      # how the predict function was called for this model
+    adapted: str = ""   # what the grader changed so that the call reaches the model, if anything
 
 
 class ProbeValues(BaseModel):
@@ -91,13 +100,15 @@ class ProbeValues(BaseModel):
 
 
 def _kind(model: torch.nn.Module) -> str | None:
-    """'bilstm' (bidirectional LSTM, ≥ 2 layers), 'lstm' (any other LSTM), 'rnn' (an nn.RNN), or None."""
+    """'bilstm' (bidirectional LSTM, ≥ 2 layers), 'lstm' (any other LSTM), 'gru', 'rnn' (an nn.RNN), or None."""
     layers = [m for m in model.modules() if isinstance(m, torch.nn.RNNBase)]
     lstms = [m for m in layers if isinstance(m, torch.nn.LSTM)]
     if any(m.bidirectional and m.num_layers >= 2 for m in lstms):
         return "bilstm"
     if lstms:
         return "lstm"
+    if any(isinstance(m, torch.nn.GRU) for m in layers):
+        return "gru"
     return "rnn" if any(isinstance(m, torch.nn.RNN) for m in layers) else None
 
 
@@ -132,12 +143,204 @@ def _structure(model: torch.nn.Module) -> dict[str, Any]:
     return {"class_name": type(model).__name__, "module_types": owners, "recurrent": recurrent, "params": params}
 
 
-def _measure(model: torch.nn.Module, predict: Any, texts: list[str], budget_s: float) -> dict[str, Any]:
-    """Call predict(model, text) per review; stop when nothing works or the time budget is spent."""
+class _Slot:
+    """Where the review or the model goes in a call of the notebook's predict function."""
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+
+
+REVIEW, MODEL = _Slot("review"), _Slot("model")
+
+
+@dataclass
+class _Layout:
+    """One way to call the predict function: the review and the model in their slots, every other argument the
+    value the notebook itself passes (its tokenizer, vocabulary, device)."""
+
+    args: list[Any]
+    kwargs: dict[str, Any]
+    shown: str
+
+    def call(self, predict: Callable[..., Any], model: torch.nn.Module, text: str) -> Any:
+        def fill(value: Any) -> Any:
+            return text if value is REVIEW else model if value is MODEL else value
+        return predict(*[fill(a) for a in self.args], **{key: fill(v) for key, v in self.kwargs.items()})
+
+
+def _slot(value: Any) -> Any:
+    """MODEL for a model (a module holding a recurrent layer, not a loss), REVIEW for a text, else the value."""
+    if isinstance(value, torch.nn.Module) and _kind(value) is not None:
+        return MODEL
+    return REVIEW if isinstance(value, str) else value
+
+
+def _argument_value(node: ast.AST, namespace: dict[str, Any]) -> Any:
+    """The value a simple argument (literal, name, attribute chain) has now; LookupError for anything else."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return ""
+    if isinstance(node, ast.Name) and node.id in namespace:
+        return namespace[node.id]
+    if isinstance(node, ast.Attribute):
+        try:
+            return getattr(_argument_value(node.value, namespace), node.attr)
+        except AttributeError as error:
+            raise LookupError(node.attr) from error
+    raise LookupError(type(node).__name__)
+
+
+def _call_site_layout(node: ast.Call, namespace: dict[str, Any], name: str) -> _Layout | None:
+    """The layout of one of the notebook's own calls: which argument is the review, which the model."""
+    try:
+        args = [_slot(_argument_value(a, namespace)) for a in node.args]
+        kwargs = {k.arg: _slot(_argument_value(k.value, namespace)) for k in node.keywords if k.arg}
+    except LookupError:
+        return None
+    values = [*args, *kwargs.values()]
+    if sum(v is MODEL for v in values) != 1 or sum(v is REVIEW for v in values) != 1 or len(kwargs) < len(node.keywords):
+        return None
+    shown = [value.shown if isinstance(value, _Slot) else ast.unparse(a) for value, a in zip(args, node.args)]
+    shown += [f"{key}={value.shown if isinstance(value, _Slot) else ast.unparse(k.value)}"
+              for (key, value), k in zip(kwargs.items(), node.keywords)]
+    return _Layout(args, kwargs, f"{name}({', '.join(shown)})")
+
+
+def _call_site_layouts(namespace: dict[str, Any], name: str) -> list[_Layout]:
+    """How the notebook itself calls the function, read from the kernel's input history, latest first."""
+    history = namespace.get("_ih")
+    layouts = []
+    for source in reversed(history if isinstance(history, list) else []):
+        try:
+            tree = ast.parse(source if isinstance(source, str) else "")
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+                layout = _call_site_layout(node, namespace, name)
+                if layout is not None and layout.shown not in [known.shown for known in layouts]:
+                    layouts.append(layout)
+    return layouts
+
+
+def _signature_layouts(predict: Callable[..., Any], namespace: dict[str, Any], name: str) -> list[_Layout]:
+    """From the signature alone: parameters named like a global that is neither a model nor a text take that
+    global (the tutorials' tokenizer, vocab, device); the model and the review take the two left, in either order
+    (the model first, as in the legacy tutorial's predict_sentiment(model, sentence))."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(predict).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    fixed: dict[str, Any] = {}
+    open_names = []
+    for parameter in parameters:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD, parameter.POSITIONAL_ONLY):
+            continue
+        has_default = parameter.default is not parameter.empty
+        if has_default and not isinstance(parameter.default, torch.nn.Module):
+            continue
+        if not has_default and parameter.name in namespace and _slot(namespace[parameter.name]) is namespace[parameter.name]:
+            fixed[parameter.name] = namespace[parameter.name]
+        else:
+            open_names.append(parameter.name)
+    if len(open_names) != 2:
+        return []
+    layouts = []
+    for model, review in (open_names, open_names[::-1]):
+        kwargs = {**fixed, review: REVIEW, model: MODEL}
+        shown = ", ".join(f"{key}={value.shown if isinstance(value, _Slot) else key}" for key, value in kwargs.items())
+        layouts.append(_Layout([], kwargs, f"{name}({shown})"))
+    return layouts
+
+
+class _FirstArguments(torch.nn.Module):
+    """Passes a model only as many positional arguments as its forward takes: the legacy tutorial's
+    predict_sentiment calls model(text, lengths), which its own basic RNN's forward(text) does not take."""
+
+    def __init__(self, model: torch.nn.Module, count: int) -> None:
+        super().__init__()
+        self.model = model
+        self.count = count
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args[:self.count])
+
+
+def _adapters(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str]]:
+    """The model as is, then (when its forward takes a fixed number of arguments) trimmed to that number."""
+    import inspect
+
+    options = [(model, "")]
+    try:
+        parameters = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return options
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return options
+    count = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    note = (f"{type(model).__name__}.forward takes {plural(count, 'argument')} and predict_sentiment passes the model "
+            f"more, so the grader passed only the first {count} (the lengths were left out)")
+    return options + [(_FirstArguments(model, count), note)]
+
+
+def probability_of_positive(value: Any) -> float:
+    """P(positive) from what the predict function returned: a probability (legacy tutorial), a (class, probability
+    of that class) pair (current tutorial), two class probabilities, or 'pos'/'neg'."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().flatten().tolist()
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        first, second = (v.item() if isinstance(v, torch.Tensor) else v for v in value)
+        if isinstance(first, numbers.Integral) and first in (0, 1) and isinstance(second, numbers.Real):
+            confidence = max(float(second), 1 - float(second))   # the predicted class decides
+            return confidence if first == 1 else 1 - confidence
+        if isinstance(first, numbers.Real) and isinstance(second, numbers.Real) and abs(first + second - 1) < 1e-3:
+            return float(second)
+    if isinstance(value, str) and value.strip().lower() in ("pos", "positive", "neg", "negative"):
+        return 1.0 if value.strip().lower().startswith("pos") else 0.0
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"it returned {type(value).__name__} {str(value)[:60]!r}, not a probability or a "
+                        "(class, probability) pair")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"it returned {result}")
+    return result
+
+
+@dataclass
+class _Caller:
+    """How one model is scored: the layout that worked and the model object it is given."""
+
+    layout: _Layout
+    model: torch.nn.Module
+    adapted: str
+
+
+def _find_caller(predict: Callable[..., Any], layouts: list[_Layout], model: torch.nn.Module,
+                 text: str) -> tuple[_Caller, float]:
+    """The first (adapter, layout) under which the call returns a probability; raises the first error otherwise."""
+    first_error: Exception | None = None
+    for candidate, adapted in _adapters(model):
+        for layout in layouts:
+            try:
+                return _Caller(layout, candidate, adapted), probability_of_positive(layout.call(predict, candidate, text))
+            except Exception as error:  # noqa: BLE001 - student code may raise anything
+                first_error = first_error or error
+    raise first_error if first_error is not None else TypeError("no way to call it with a model and a review")
+
+
+def _measure(model: torch.nn.Module, predict: Any, layouts: list[_Layout], texts: list[str],
+             budget_s: float) -> dict[str, Any]:
+    """Score each review through the predict function; stop when nothing works or the time budget is spent."""
     from grader.probe_runtime import describe_exception
 
     probabilities: list[float | None] = []
     failures, first_error, stopped = 0, "", ""
+    caller: _Caller | None = None
     started = time.monotonic()
     model.eval()
     with torch.no_grad():
@@ -146,9 +349,10 @@ def _measure(model: torch.nn.Module, predict: Any, texts: list[str], budget_s: f
                 stopped = f"time budget of {budget_s:.0f}s spent"
                 break
             try:
-                value = float(predict(model, text))
-                if not math.isfinite(value):
-                    raise ValueError(f"predict_sentiment returned {value}")
+                if caller is None:
+                    caller, value = _find_caller(predict, layouts, model, text)
+                else:
+                    value = probability_of_positive(caller.layout.call(predict, caller.model, text))
             except Exception as error:  # noqa: BLE001 - student code may raise anything
                 failures += 1
                 first_error = first_error or describe_exception(error)
@@ -157,38 +361,278 @@ def _measure(model: torch.nn.Module, predict: Any, texts: list[str], budget_s: f
             if failures >= FAILURES_BEFORE_GIVING_UP and failures == len(probabilities):
                 stopped = f"the first {failures} calls all failed"
                 break
-    return {"probabilities": probabilities, "failures": failures, "first_error": first_error, "stopped_early": stopped}
+    shown = caller.layout.shown if caller else (layouts[0].shown if layouts else "")
+    return {"probabilities": probabilities, "failures": failures, "first_error": first_error, "stopped_early": stopped,
+            "call": shown, "adapted": caller.adapted if caller else ""}
 
 
 def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
     """Kernel side: find the models by structure and re-measure them through the notebook's predict function."""
-    predict = namespace.get(plan["function"])
+    name = plan["function"]
+    predict = namespace.get(name)
     status = "missing" if predict is None else ("ok" if callable(predict) else "not_callable")
     rec.put("function_status", status)
+    layouts = (_call_site_layouts(namespace, name) + _signature_layouts(predict, namespace, name)
+               if status == "ok" else [])
     models = []
+    deadline = time.monotonic() + plan.get("seconds_in_all", math.inf)
     for model, names, kind in _candidates(namespace, plan["max_candidates"]):
         record = {"names": names, "kind": kind, **_structure(model)}
         if status == "ok":
-            record.update(_measure(model, predict, plan["texts"], plan["seconds_per_model"]))
+            budget = max(0.0, min(plan["seconds_per_model"], deadline - time.monotonic()))
+            record.update(_measure(model, predict, layouts, plan["texts"], budget))
         models.append(record)
     rec.put("models", models)
 
 
+# --------------------------------------------------------------------------- the notebook's code (grader side)
+
+TORCH_LAYERS = {"torch.nn.RNN": "rnn", "torch.nn.LSTM": "lstm", "torch.nn.GRU": "gru",
+                "torch.nn.modules.rnn.RNN": "rnn", "torch.nn.modules.rnn.LSTM": "lstm", "torch.nn.modules.rnn.GRU": "gru"}
+LAYER_NAMES = {"rnn": "an nn.RNN", "lstm": "an nn.LSTM", "gru": "an nn.GRU"}
+LSTM_POSITIONS = {"num_layers": 2, "bidirectional": 6}   # nn.LSTM(input, hidden, num_layers, bias, batch_first, dropout, bidirectional)
+UNKNOWN = object()
+
+
+def label_of(kind: str) -> str:
+    """'rnn' for the basic model, 'lstm' for the advanced one (an LSTM or a GRU of any shape)."""
+    return "rnn" if kind == "rnn" else "lstm"
+
+
+@dataclass
+class SourceClass:
+    """A class in the notebook whose body builds a torch recurrent layer (or another such class)."""
+
+    name: str
+    cell: int
+    kind: str                 # 'rnn' | 'lstm' | 'gru'
+    node: ast.ClassDef
+    layer: ast.Call | None    # the nn.RNN/LSTM/GRU call that decided the kind
+
+    def described(self) -> str:
+        return f"class `{self.name}` (cell {self.cell}, with {LAYER_NAMES[self.kind]})"
+
+
+@dataclass
+class Binding:
+    """A variable built from one of those classes: `model = RNN(...)` in some cell."""
+
+    variable: str
+    cell: int
+    cls: SourceClass
+    call: ast.Call
+    constants: dict[str, Any]   # the notebook's top-level constants at that point
+    replaced: str = ""          # where the variable was given something else, if it was
+
+    def origin(self) -> str:
+        return f"built in cell {self.cell} from {self.cls.described()}"
+
+
+@dataclass
+class SourceModels:
+    """The notebook's model classes and the variables built from them, as running it top to bottom leaves them."""
+
+    bindings: list[Binding]
+    held: list[Binding]                           # the bindings some variable still holds at the end
+    cell_labels: dict[int, tuple[str, str]]       # cell → ('rnn' | 'lstm', why), when its code uses one kind only
+
+    def lost(self, label: str) -> Binding | None:
+        """The last model of this label that no variable holds any more (overwritten), if any."""
+        gone = [b for b in self.bindings if label_of(b.cls.kind) == label and all(b is not h for h in self.held)]
+        return gone[-1] if gone else None
+
+
+def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements run at the top level, also inside if/for/while/with/try blocks, not inside functions."""
+    found = []
+    for statement in body:
+        found.append(statement)
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for name in ("body", "orelse", "finalbody"):
+                found += _statements(getattr(statement, name, []) or [])
+            for handler in getattr(statement, "handlers", []) or []:
+                found += _statements(handler.body)
+    return found
+
+
+class _SourceReader:
+    """Reads the notebook's cells in order, tracking imports of torch, model classes and the models built."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+        self.classes: dict[str, SourceClass | None] = {}
+        self.current: dict[str, Binding] = {}
+        self.constants: dict[str, Any] = {}
+        self.bindings: list[Binding] = []
+        self.cell_labels: dict[int, tuple[str, str]] = {}
+
+    def _dotted(self, node: ast.AST) -> str:
+        """'nn.LSTM' → 'torch.nn.LSTM' through the notebook's imports; '' for anything else."""
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id, "")
+        if isinstance(node, ast.Attribute):
+            inner = self._dotted(node.value)
+            return f"{inner}.{node.attr}" if inner else ""
+        return ""
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if isinstance(node, ast.ImportFrom):
+                if node.module and node.module.split(".")[0] == "torch":
+                    self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif alias.name.split(".")[0] == "torch":
+                self.aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else "torch"
+
+    def _class(self, node: ast.ClassDef, cell: int) -> None:
+        found: dict[str, ast.Call | None] = {}
+        for base in node.bases:
+            known = self.classes.get(base.id) if isinstance(base, ast.Name) else None
+            if known is not None:
+                found.setdefault(known.kind, known.layer)
+        for child in ast.walk(node):
+            if not isinstance(child, ast.Call):
+                continue
+            kind = TORCH_LAYERS.get(self._dotted(child.func), "")
+            known = self.classes.get(child.func.id) if isinstance(child.func, ast.Name) else None
+            if kind:
+                found.setdefault(kind, child)
+            elif known is not None:
+                found.setdefault(known.kind, known.layer)
+        kind = next((k for k in ("lstm", "gru", "rnn") if k in found), "")
+        self.classes[node.name] = SourceClass(node.name, cell, kind, node, found[kind]) if kind else None
+
+    def _built(self, value: ast.AST, variable: str, cell: int) -> Binding | None:
+        """The model an assigned value holds: a new one (`RNN(...)`, `RNN(...).to(device)`), or the one another
+        variable holds (`best = model`, `model = model.to(device)`)."""
+        node = value
+        while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value
+        if isinstance(node, ast.Name):
+            return self.current.get(node.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            cls = self.classes.get(node.func.id)
+            if cls is not None:
+                return Binding(variable, cell, cls, node, dict(self.constants))
+        return None
+
+    def _assign(self, target: ast.AST, value: ast.AST | None, cell: int) -> None:
+        if isinstance(target, (ast.Tuple, ast.List, ast.Starred)):
+            for element in target.elts if not isinstance(target, ast.Starred) else [target.value]:
+                self._assign(element, None, cell)
+            return
+        if not isinstance(target, ast.Name):
+            return  # `model.embedding.weight.data[0] = …` changes the model, not what `model` holds
+        if isinstance(value, ast.Constant):
+            self.constants[target.id] = value.value
+        else:
+            self.constants.pop(target.id, None)
+        self._rebind(target.id, self._built(value, target.id, cell) if value is not None else None, cell)
+
+    def _rebind(self, variable: str, binding: Binding | None, cell: int) -> None:
+        previous = self.current.get(variable)
+        if previous is binding:
+            return
+        if previous is not None and not previous.replaced:
+            what = f"a model built from {binding.cls.described()}" if binding else "something else"
+            previous.replaced = f"`{variable}` was given {what} in cell {cell}"
+        if binding is None:
+            self.current.pop(variable, None)
+            return
+        self.current[variable] = binding
+        if all(binding is not known for known in self.bindings):
+            self.bindings.append(binding)
+
+    def _label_cell(self, tree: ast.Module, cell: int) -> None:
+        """The one model kind this cell's code works with, and why, when there is exactly one."""
+        reasons: dict[str, str] = {}
+        for name in sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}):
+            binding = self.current.get(name)
+            if binding is not None:
+                reasons.setdefault(label_of(binding.cls.kind), f"{BY_CODE}cell {cell} uses `{name}`, "
+                                                                f"{binding.origin()}")
+            elif self.classes.get(name) is not None:
+                cls = self.classes[name]
+                reasons.setdefault(label_of(cls.kind), f"{BY_CODE}cell {cell} uses {cls.described()}")
+        if len(reasons) == 1:
+            self.cell_labels[cell] = next(iter(reasons.items()))
+
+    def read(self, notebook: Any) -> SourceModels:
+        for cell in parsed_cells(notebook):
+            for statement in _statements(cell.tree.body):
+                if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                    self._import(statement)
+                elif isinstance(statement, ast.ClassDef):
+                    self._class(statement, cell.number)
+                elif isinstance(statement, ast.Assign):
+                    for target in statement.targets:
+                        self._assign(target, statement.value, cell.number)
+                elif isinstance(statement, ast.AnnAssign):
+                    self._assign(statement.target, statement.value, cell.number)
+            self._label_cell(cell.tree, cell.number)
+        held = list({id(b): b for b in self.current.values()}.values())
+        return SourceModels(self.bindings, held, self.cell_labels)
+
+
+def source_models(notebook: Any) -> SourceModels:
+    return _SourceReader().read(notebook)
+
+
+def _static_value(node: ast.AST | None, arguments: dict[str, ast.AST], constants: dict[str, Any]) -> Any:
+    """A constant, a constructor argument, or a top-level constant; UNKNOWN when it cannot be read statically."""
+    if node is None:
+        return UNKNOWN
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in arguments:
+        return _static_value(arguments[node.id], {}, constants)
+    if isinstance(node, ast.Name):
+        return constants.get(node.id, UNKNOWN)
+    return UNKNOWN
+
+
+def static_settings(binding: Binding) -> tuple[int, bool] | None:
+    """(num_layers, bidirectional) of an overwritten model's LSTM, read from the code; None when not readable."""
+    layer, init = binding.cls.layer, next((n for n in binding.cls.node.body if isinstance(n, ast.FunctionDef)
+                                           and n.name == "__init__"), None)
+    if layer is None or init is None:
+        return None
+    names = [a.arg for a in init.args.args][1:]
+    defaults = dict(zip(names[len(names) - len(init.args.defaults):], init.args.defaults))
+    arguments = {**defaults, **dict(zip(names, binding.call.args)),
+                 **{k.arg: k.value for k in binding.call.keywords if k.arg}}
+    keywords = {k.arg: k.value for k in layer.keywords if k.arg}
+    values = {}
+    for setting, position in LSTM_POSITIONS.items():
+        node = keywords.get(setting, layer.args[position] if len(layer.args) > position else None)
+        values[setting] = _static_value(node, arguments, binding.constants) if node is not None else \
+            (1 if setting == "num_layers" else False)
+    if UNKNOWN in values.values():
+        return None
+    return int(values["num_layers"]), bool(values["bidirectional"])
+
+
 # --------------------------------------------------------------------------- the training log (grader side)
 
-NUMBER = r"(?P<value>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+NUMBER = r"(?:tensor\()?(?P<value>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+ACCURACY_NAME = (r"(?P<split>train(?:ing)?|val(?:id(?:ation)?)?|test)?\.?[\s_\-]*(?:(?:set|data(?:set)?)[\s_\-]*)?"
+                 r"(?:binary_|categorical_)?acc(?:uracy)?s?\.?")
 EVENT = re.compile(
-    r"(?P<epoch>(?<![a-z])epoch(?![a-z])\s*(?:[:#=]\s*)?\[?\s*(?P<epoch_number>\d+)(?:\s*(?:/|of)\s*\d+)?)"
-    r"|(?P<split>(?<![a-z])(?:train(?:ing)?|val(?:id(?:ation)?)?|test))\.?[\s_\-]*acc(?:uracy)?\.?\s*(?:[:=]\s*)?"
-    + NUMBER + r"\s*(?P<percent>%)?",
+    r"(?P<epoch>(?<![a-z_])epoch(?![a-z])['\"]?\s*(?:[:#=]\s*)?\[?\s*(?P<epoch_number>\d+)(?:\s*(?:/|of)\s*\d+)?)"
+    r"|(?<![a-z0-9_])" + ACCURACY_NAME + r"['\"]?\s*(?:[:=]\s*)?" + NUMBER + r"\s*(?P<percent>%)?",
     re.IGNORECASE,
 )
+ACCURACY_COLUMN = re.compile(r"(?<![a-z0-9])" + ACCURACY_NAME + r"(?![a-z])", re.IGNORECASE)
+EPOCH_COLUMN = re.compile(r"\W*epochs?\W*", re.IGNORECASE)
+LISTED = re.compile(r"['\"]?(?P<key>[A-Za-z][\w .]*?)['\"]?\s*[:=]\s*\[(?P<values>[\d\s.,eE+\-%]*)\]")
 PARAM_COUNT = re.compile(
     r"(\d{1,3}(?:[,_ ]\d{3})+|\d+)\s+(?:trainable\s+)?param"
     r"|param(?:eter)?s?\b[^\n\d]{0,30}?[:=]\s*(\d{1,3}(?:[,_]\d{3})+|\d+)",
     re.IGNORECASE,
 )
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+BY_CODE, BY_OUTPUT, BY_NAMES = "by the code: ", "by its output, which names it ", "by the names in its code "
+STDOUT, STDERR, HTML_TABLE, TEXT_TABLE, LISTS = ("printed output", "stderr (progress bars)", "a displayed table",
+                                                 "a printed table", "a printed dict of lists")
 
 
 def _accuracy(value: str, percent: str | None) -> float | None:
@@ -198,12 +642,34 @@ def _accuracy(value: str, percent: str | None) -> float | None:
     return fraction if 0 <= fraction <= 1 else None
 
 
+def _by_output(cell: int, channel: str) -> str:
+    return f"{BY_OUTPUT}(cell {cell}, {channel})"
+
+
+def _rank(why: str) -> int:
+    """How telling a reason is: what the code does, then what the output says, then what the code is named."""
+    return next((rank for rank, prefix in ((3, BY_CODE), (2, BY_OUTPUT), (1, BY_NAMES)) if why.startswith(prefix)), 0)
+
+
+def _number(text: str) -> float | None:
+    match = re.fullmatch(r"\s*(?:tensor\()?(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\)?\s*(%?)\s*", text)
+    return None if match is None else float(match.group(1)) / (100 if match.group(2) else 1)
+
+
 def _hint(text: str) -> str:
-    """'lstm' or 'rnn' when the text names only one of the two models, else ''."""
-    words = [word.lower() for word in IDENTIFIER.findall(text)]
-    lstm = any("lstm" in word for word in words)
-    rnn = any("rnn" in word and "lstm" not in word for word in words)
-    return "lstm" if lstm and not rnn else "rnn" if rnn and not lstm else ""
+    """'lstm' when the text names only the advanced model (LSTM, GRU, 'advanced'), 'rnn' when only the basic
+    one (RNN, 'basic', 'base'), else ''."""
+    parts = [part for word in IDENTIFIER.findall(text.lower()) for part in re.split(r"[_\d]+", word) if part]
+    advanced = any("lstm" in part or part.startswith(("gru", "bigru")) or part.endswith("gru") or part == "advanced"
+                   for part in parts)
+    basic = any(("rnn" in part and "lstm" not in part) or part in ("basic", "base", "baseline", "vanilla")
+                for part in parts)
+    return "lstm" if advanced and not basic else "rnn" if basic and not advanced else ""
+
+
+def _split_kind(split: str | None) -> str:
+    split = (split or "").lower()
+    return "test" if split == "test" else "valid" if split.startswith("val") else "train"
 
 
 @dataclass
@@ -215,50 +681,243 @@ class Epoch:
 
 
 @dataclass
+class _Event:
+    kind: str        # 'epoch', 'train', 'valid', 'test', or 'hint' (a line naming a model)
+    value: float
+    cell: int
+    hint: str
+    channel: str
+    why: str = ""    # how the hint was found
+
+
+@dataclass
 class Run:
-    """One model's training as printed: its epochs, then (maybe) a test accuracy."""
+    """One model's training as reported: its epochs, then (maybe) a test accuracy, and where they were read."""
 
     cell: int
     epochs: list[Epoch] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    places: list[tuple[int, str]] = field(default_factory=list)
     test: float | None = None
+    test_place: tuple[int, str] | None = None
 
     @property
     def hint(self) -> str:
         named = {hint for hint in self.hints if hint}
         return named.pop() if len(named) == 1 else ""
 
+    def note(self, event: _Event, place: bool = True) -> None:
+        """Keep the event's model hint and why; `place`: its cell and channel hold this run's epochs."""
+        self.hints.append(event.hint)
+        known = self.reasons.get(event.hint, "")
+        if event.hint and event.why and (not known or _rank(event.why) > _rank(known)):
+            self.reasons[event.hint] = event.why
+        if place and (event.cell, event.channel) not in self.places:
+            self.places.append((event.cell, event.channel))
 
-@dataclass
-class TrainingLog:
-    runs: dict[str, Run]            # 'rnn' and 'lstm' → the run printed for that model
-    counts: list[tuple[int, str]]   # (printed parameter count, 'rnn' | 'lstm' | '')
+    def where(self) -> str:
+        """'cell 14 (printed output)' or 'cells 14, 15 (stderr (progress bars), printed output)'."""
+        cells = sorted({cell for cell, _ in self.places})
+        channels = list(dict.fromkeys(channel for _, channel in self.places))
+        return f"{'cell' if len(cells) == 1 else 'cells'} {', '.join(map(str, cells))} ({', '.join(channels)})"
+
+    def span(self) -> str:
+        numbers = [e.number for e in self.epochs]
+        return f"{plural(len(numbers), 'epoch')}" + (f" ({numbers[0]}–{numbers[-1]})" if numbers else "")
+
+    def absorb(self, other: "Run") -> None:
+        """The same training reported a second time (another channel, a table after the prints): fill the gaps."""
+        for mine, theirs in zip(self.epochs, other.epochs):
+            mine.train = mine.train if mine.train is not None else theirs.train
+            mine.valid = mine.valid if mine.valid is not None else theirs.valid
+        self.hints += other.hints
+        for hint, why in other.reasons.items():
+            self.reasons.setdefault(hint, why)
+        self.places += [place for place in other.places if place not in self.places]
+        if self.test is None:
+            self.test, self.test_place = other.test, other.test_place
 
 
-@dataclass
-class _Event:
-    kind: str                  # 'epoch', 'train', 'valid', 'test', or 'hint' (a line naming a model)
-    value: float
-    cell: int
-    hint: str
+def _same_training(first: Run, second: Run) -> bool:
+    """Two runs are one training reported twice: same epochs and the same accuracies (to print precision), or
+    the same cell and epochs read from two channels; never when they name different models."""
+    if len(first.epochs) != len(second.epochs) or (first.hint and second.hint and first.hint != second.hint):
+        return False
+    if {c for c, _ in first.places} == {c for c, _ in second.places} and \
+            {ch for _, ch in first.places}.isdisjoint({ch for _, ch in second.places}):
+        return [e.number for e in first.epochs] == [e.number for e in second.epochs]
+    pairs = [(getattr(a, split), getattr(b, split)) for a, b in zip(first.epochs, second.epochs)
+             for split in ("train", "valid")]
+    compared = [(a, b) for a, b in pairs if a is not None and b is not None]
+    return bool(compared) and all(abs(a - b) <= 0.006 for a, b in compared)
 
 
-def _events(cell: int, stdout: str, source_hint: str) -> list[_Event]:
+def _segment_events(segment: str, cell: int, channel: str, cell_hint: str, why: str) -> list[_Event]:
+    """Epoch markers and accuracies in one printed line or one progress-bar refresh."""
+    printed = _hint(segment)
+    hint, reason = (printed, _by_output(cell, channel)) if printed else (cell_hint, why)
+    matches = list(EVENT.finditer(segment))
+    if printed and not matches:
+        return [_Event("hint", 0, cell, printed, channel, reason)]  # 'Training the BiLSTM…'
+    # A bare 'accuracy' is the training accuracy only on a training line (Keras: '- accuracy: … - val_accuracy: …')
+    training_line = any(m.group("epoch") or _split_kind(m.group("split")) == "valid" and m.group("split")
+                        for m in matches)
     events = []
-    for line in re.split(r"[\r\n]+", stdout):
-        line_hint = _hint(line) or source_hint
-        if _hint(line) and not EVENT.search(line):
-            events.append(_Event("hint", 0, cell, _hint(line)))  # 'Training the BiLSTM…': names the next run
-        for match in EVENT.finditer(line):
-            if match.group("epoch"):
-                events.append(_Event("epoch", int(match.group("epoch_number")), cell, line_hint))
+    for match in matches:
+        if match.group("epoch"):
+            events.append(_Event("epoch", int(match.group("epoch_number")), cell, hint, channel, reason))
+            continue
+        accuracy = _accuracy(match.group("value"), match.group("percent"))
+        if accuracy is not None and (match.group("split") or training_line):
+            events.append(_Event(_split_kind(match.group("split")), accuracy, cell, hint, channel, reason))
+    return events
+
+
+def _line_events(text: str, cell: int, channel: str, cell_hint: str, why: str) -> list[_Event]:
+    """Events of each line of a text channel. A progress bar rewrites its line ('\\r'): a refresh that shows the
+    same accuracies as the one before and no epoch number (a `trange` over epochs redrawn) adds nothing."""
+    events = []
+    for line in text.split("\n"):
+        previous: list[tuple[str, float]] = []
+        for segment in line.split("\r"):
+            found = _segment_events(segment, cell, channel, cell_hint, why)
+            shown = [(e.kind, e.value) for e in found if e.kind in ("train", "valid", "test")]
+            if shown and shown == previous and not any(e.kind == "epoch" for e in found):
                 continue
-            accuracy = _accuracy(match.group("value"), match.group("percent"))
-            if accuracy is None:
-                continue
-            split = match.group("split").lower()
-            kind = "train" if split.startswith("train") else "valid" if split.startswith("val") else "test"
-            events.append(_Event(kind, accuracy, cell, line_hint))
+            previous = shown or previous
+            events += found
+    return events
+
+
+class _TableParser(html.parser.HTMLParser):
+    """Every <table> of a displayed HTML output as rows of (text, is_header) cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[tuple[str, bool]]]] = []
+        self.row: list[tuple[str, bool]] | None = None
+        self.cell: list[str] | None = None
+        self.header = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.row = []
+            self.tables[-1].append(self.row)
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell, self.header = [], tag == "th"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None and self.row is not None:
+            self.row.append(("".join(self.cell).strip(), self.header))
+            self.cell = None
+        elif tag == "tr":
+            self.row = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def html_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """(column names, rows) of each HTML table; pandas' index column comes first (named by its index name)."""
+    parser = _TableParser()
+    try:
+        parser.feed(text)
+    except Exception:  # noqa: BLE001 - malformed markup is simply not a table
+        return []
+    tables = []
+    for rows in parser.tables:
+        headers = [row for row in rows if row and all(is_header for _, is_header in row)]
+        body = [[text for text, _ in row] for row in rows if row and not all(is_header for _, is_header in row)]
+        if not headers or not body:
+            continue
+        columns = [text for text, _ in headers[0]]
+        if len(headers) > 1 and headers[1][0][0]:
+            columns[0] = headers[1][0][0]   # pandas writes a named index on a second header row
+        tables.append((columns, [row for row in body if len(row) == len(columns)]))
+    return tables
+
+
+def text_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """(column names, rows) of each table a printed DataFrame shows: a header naming an accuracy column, then rows
+    of an index and one value per column."""
+    lines, tables, index = text.splitlines(), [], 0
+    while index < len(lines):
+        columns = lines[index].split()
+        if len(columns) < 2 or any(_number(c) is not None for c in columns) or \
+                not any(ACCURACY_COLUMN.search(c) for c in columns):
+            index += 1
+            continue
+        following, index_name = index + 1, ""
+        if following < len(lines) and len(lines[following].split()) == 1 and _number(lines[following]) is None:
+            index_name, following = lines[following].strip(), following + 1
+        rows = []
+        while following < len(lines) and len(lines[following].split()) == len(columns) + 1:
+            rows.append(lines[following].split())
+            following += 1
+        if rows:
+            tables.append(([index_name, *columns], rows))
+        index = max(following, index + 1)
+    return tables
+
+
+def _table_events(columns: list[str], rows: list[list[str]], cell: int, channel: str, cell_hint: str,
+                  why: str) -> list[_Event]:
+    """One epoch per row (numbered by an 'epoch' column, else by position) with the accuracies of its columns;
+    columns named after a model (`rnn_valid_acc`) make a run each, so do rows naming one (a 'model' column)."""
+    epoch_column = next((i for i, name in enumerate(columns) if EPOCH_COLUMN.fullmatch(name)), None)
+    roles = {}
+    for position, name in enumerate(columns):
+        match = ACCURACY_COLUMN.search(name)
+        if match and position != epoch_column:
+            roles[position] = (_split_kind(match.group("split")), _hint(name))
+    per_epoch = any(kind != "test" for kind, _ in roles.values())
+    events = []
+    for group in dict.fromkeys(hint for _, hint in roles.values()):
+        for position, row in enumerate(rows):
+            labels = " ".join(value for i, value in enumerate(row) if i not in roles and _number(value) is None)
+            printed = group or _hint(labels)
+            hint, reason = (printed, _by_output(cell, channel)) if printed else (cell_hint, why)
+            if per_epoch:
+                number = _number(row[epoch_column]) if epoch_column is not None else None
+                events.append(_Event("epoch", int(number) if number is not None else position + 1, cell, hint,
+                                     channel, reason))
+            for column, (kind, column_hint) in roles.items():
+                value = _number(row[column])
+                if column_hint == group and value is not None and _accuracy(str(value), None) is not None:
+                    events.append(_Event(kind, _accuracy(str(value), None), cell, hint, channel, reason))
+    return events
+
+
+def _list_events(text: str, cell: int, cell_hint: str, why: str) -> list[_Event]:
+    """Histories printed as lists (`{'train_acc': [0.61, …], 'val_acc': […]}`, Keras' `history.history`)."""
+    groups: list[dict[str, tuple[list[float], str]]] = [{}]
+    for match in LISTED.finditer(text):
+        name = ACCURACY_COLUMN.search(match.group("key"))
+        values = [_number(v) for v in match.group("values").split(",") if v.strip()]
+        if name is None or not values or None in values:
+            continue
+        kind = _split_kind(name.group("split"))
+        if kind in groups[-1]:
+            groups.append({})
+        groups[-1][kind] = ([v for v in values if v is not None], _hint(match.group("key")))
+    events = []
+    for group in groups:
+        printed = next((hint for _, hint in group.values() if hint), "")
+        hint, reason = (printed, _by_output(cell, LISTS)) if printed else (cell_hint, why)
+        length = max((len(values) for kind, (values, _) in group.items() if kind != "test"), default=0)
+        for position in range(length):
+            events.append(_Event("epoch", position + 1, cell, hint, LISTS, reason))
+            for kind, (values, _) in group.items():
+                value = _accuracy(str(values[position]), None) if kind != "test" and position < len(values) else None
+                if value is not None:
+                    events.append(_Event(kind, value, cell, hint, LISTS, reason))
+        for value in group.get("test", ([], ""))[0]:
+            if _accuracy(str(value), None) is not None:
+                events.append(_Event("test", _accuracy(str(value), None), cell, hint, LISTS, reason))
     return events
 
 
@@ -268,28 +927,32 @@ class _LogBuilder:
     def __init__(self) -> None:
         self.runs: list[Run] = []
         self.current: Run | None = None
-        self.pending_hint = ""
+        self.pending: _Event | None = None
 
     def _open(self, event: _Event) -> Run:
-        self.current = Run(cell=event.cell, hints=[self.pending_hint])
-        self.pending_hint = ""
+        self.current = Run(cell=event.cell)
+        if self.pending is not None:
+            self.current.note(self.pending, place=False)
+            self.pending = None
         self.runs.append(self.current)
         return self.current
 
     def hint(self, event: _Event) -> None:
-        self.pending_hint = event.hint
+        self.pending = event
 
     def epoch(self, event: _Event) -> None:
         number = int(event.value)
         last = self.current.epochs[-1] if self.current is not None and self.current.epochs else None
         if last is not None and number == last.number:
-            last.explicit = True  # the same epoch announced twice ('Epoch 1/5' … 'Epoch 1/5 done')
+            last.explicit = True  # the same epoch announced twice ('Epoch 1/5' … 'Epoch 1/5 done', a bar's refreshes)
+            self.current.note(event)
             return
         run = self.current
-        if run is None or (last is not None and number < last.number):
+        if run is None or (last is not None and number < last.number) or \
+                (event.hint and run.hint and event.hint != run.hint):
             run = self._open(event)
         run.epochs.append(Epoch(number, explicit=True))
-        run.hints.append(event.hint)
+        run.note(event)
 
     def accuracy(self, event: _Event) -> None:
         run = self.current
@@ -302,7 +965,7 @@ class _LogBuilder:
             epoch = Epoch(epoch.number + 1, explicit=False)  # no epoch lines: a completed epoch ends at its valid value
             run.epochs.append(epoch)
         setattr(epoch, event.kind, event.value)
-        run.hints.append(event.hint)
+        run.note(event)
 
     def test(self, event: _Event) -> None:
         named = [run for run in self.runs if event.hint and run.hint == event.hint and run.test is None]
@@ -313,9 +976,9 @@ class _LogBuilder:
             if not untested:
                 return  # a test line with no training before it belongs to no run
             target = untested[-1]
-        target.test = event.value
+        target.test, target.test_place = event.value, (event.cell, event.channel)
         if event.hint and not target.hint:
-            target.hints.append(event.hint)  # 'BiLSTM test: …' right after an unnamed run names it
+            target.note(event, place=False)  # 'BiLSTM test: …' right after an unnamed run names it
         if target is self.current:
             self.current = None
 
@@ -323,33 +986,106 @@ class _LogBuilder:
         {"epoch": self.epoch, "test": self.test, "hint": self.hint}.get(event.kind, self.accuracy)(event)
 
 
-def _assign(runs: list[Run]) -> dict[str, Run]:
-    """Which run is the RNN's and which the LSTM's: by the names near them, else in order (RNN first)."""
+def _merge_repeats(runs: list[Run]) -> list[Run]:
+    kept: list[Run] = []
+    for run in runs:
+        twin = next((known for known in kept if _same_training(known, run)), None)
+        if twin is None:
+            kept.append(run)
+        else:
+            twin.absorb(run)
+    return kept
+
+
+def _assign(runs: list[Run]) -> tuple[dict[str, Run], dict[str, str]]:
+    """Which run is the RNN's and which the advanced model's: by what the code and the output say, else in order
+    (RNN first); with the reason for each."""
     runs = [run for run in runs if run.epochs]
-    assigned = {label: [run for run in runs if run.hint == label][-1]
-                for label in ("rnn", "lstm") if any(run.hint == label for run in runs)}
-    unnamed = [run for run in runs if not run.hint]
+    assigned, reasons = {}, {}
     for label in ("rnn", "lstm"):
-        if label not in assigned and unnamed:
-            assigned[label] = unnamed.pop(0)
-    return assigned
+        named = [run for run in runs if run.hint == label]
+        if named:
+            assigned[label], reasons[label] = named[-1], named[-1].reasons.get(label, "")
+    unnamed = [run for run in runs if not run.hint]
+    order = iter(enumerate(unnamed, 1))
+    for label in ("rnn", "lstm"):
+        position, run = next(order, (0, None)) if label not in assigned else (0, None)
+        if run is not None:
+            assigned[label] = run
+            reasons[label] = (f"by order: training log {position} of the {len(unnamed)} that name no model "
+                              "(the RNN is taken to come first)")
+    return assigned, reasons
+
+
+@dataclass
+class TrainingLog:
+    runs: dict[str, Run]             # 'rnn' and 'lstm' → the run reported for that model
+    reasons: dict[str, str]          # 'rnn' and 'lstm' → why that run was attributed to it
+    all_runs: list[Run]
+    counts: list[tuple[int, str]]    # (printed parameter count, 'rnn' | 'lstm' | '')
+    source: SourceModels
+
+    def described(self, label: str) -> str:
+        run = self.runs.get(label)
+        if run is None:
+            return "none found"
+        test = f", test accuracy {_pct(run.test)} from cell {run.test_place[0]}" if run.test_place else ", no test accuracy"
+        return f"{run.span()} read from {run.where()}{test}; attributed to it {self.reasons.get(label, '')}"
+
+    def details(self) -> dict[str, Any]:
+        """Where each model's numbers were read, and every other training log found, for the report."""
+        found = {"RNN": self.described("rnn"), "Advanced model": self.described("lstm")}
+        others = [run for run in self.all_runs if run.epochs and all(run is not r for r in self.runs.values())]
+        if others:
+            found["Other training logs"] = "; ".join(f"{run.span()} in {run.where()}" for run in others)
+        return found
+
+
+def _spelled(source: str, cell: int, classes: set[str]) -> tuple[str, str]:
+    """The model a cell's code names (`rnn_model`), when its variables' classes say nothing; class names are
+    left out (the tutorials call the BiLSTM's class RNN)."""
+    names = [name for name in IDENTIFIER.findall(source) if name not in classes]
+    hint = _hint(" ".join(names))
+    named = next((name for name in names if _hint(name) == hint), "") if hint else ""
+    return hint, f"{BY_NAMES}(`{named}` in cell {cell})" if hint else ""
+
+
+def _cell_events(record: Any, hint: str, why: str) -> list[_Event]:
+    """Every channel of one cell, in the order its training most likely printed: lines naming a model, then the
+    epochs (lines, dicts of lists, tables, progress bars), then the test lines printed after them."""
+    printed = _line_events(record.stdout, record.number, STDOUT, hint, why)
+    tables = [(columns, rows, HTML_TABLE) for columns, rows in html_tables(record.html)] or \
+             [(columns, rows, TEXT_TABLE) for columns, rows in text_tables(record.stdout)]
+    training = _list_events(record.stdout, record.number, hint, why)
+    for columns, rows, channel in tables:
+        training += _table_events(columns, rows, record.number, channel, hint, why)
+    training += _line_events(record.stderr, record.number, STDERR, hint, why)
+    if any(event.kind in ("epoch", "train", "valid") for event in printed):
+        return printed + training
+    first_test = next((i for i, event in enumerate(printed) if event.kind == "test"), len(printed))
+    return printed[:first_test] + training + printed[first_test:]
 
 
 def training_log(ctx: CheckContext) -> TrainingLog:
-    """Parse every cell's printed output into the two models' runs and the printed parameter counts."""
+    """Read every cell's outputs into the two models' runs and the printed parameter counts."""
+    models = source_models(ctx.notebook)
+    classes = {node.name for cell in parsed_cells(ctx.notebook) for node in ast.walk(cell.tree)
+               if isinstance(node, ast.ClassDef)}
     builder = _LogBuilder()
     counts: list[tuple[int, str]] = []
     cells = ctx.notebook.get("cells", [])
     for record in ctx.execution.cells:
         source = "".join(cells[record.number - 1].get("source", "")) if record.number <= len(cells) else ""
-        source_hint = _hint(source)
-        for event in _events(record.number, record.stdout, source_hint):
+        hint, why = models.cell_labels.get(record.number) or _spelled(source, record.number, classes)
+        for event in _cell_events(record, hint, why):
             builder.feed(event)
         for line in record.stdout.splitlines():
             for match in PARAM_COUNT.finditer(line):
                 digits = re.sub(r"[,_ ]", "", match.group(1) or match.group(2))
-                counts.append((int(digits), _hint(line) or source_hint))
-    return TrainingLog(runs=_assign(builder.runs), counts=counts)
+                counts.append((int(digits), _hint(line) or hint))
+    runs = _merge_repeats(builder.runs)
+    assigned, reasons = _assign(runs)
+    return TrainingLog(assigned, reasons, runs, counts, models)
 
 
 # --------------------------------------------------------------------------- measurements (grader side)
@@ -370,6 +1106,15 @@ class Measured:
     @property
     def name(self) -> str:
         return f"`{self.model.names[0]}`"
+
+    def shape(self) -> str:
+        """'2-layer bidirectional LSTM, hidden size 64' for its main recurrent layer."""
+        layer = next((layer for layer in self.model.recurrent if layer.bidirectional and layer.num_layers >= 2),
+                     self.model.recurrent[0] if self.model.recurrent else None)
+        if layer is None:
+            return self.model.class_name
+        direction = "bidirectional " if layer.bidirectional else ""
+        return f"{layer.num_layers}-layer {direction}{layer.type}, hidden size {layer.hidden_size}"
 
 
 def _measured(model: ModelRecord, labels: list[int]) -> Measured:
@@ -407,16 +1152,20 @@ def _measurement_problem(ctx: CheckContext, model: Measured) -> str | None:
     data = ctx.data()
     name = ctx.plan.spec["function"]
     status = data.values.function_status
+    call = model.model.call or f"{name}(…, {model.model.names[0]}, …)"
     if status == "missing":
         problem = missing_definition(ctx.notebook, ctx.execution, name)
-        return f"The grader cannot re-measure the accuracy: {problem} (define {name}(model, sentence) -> probability)"
+        return (f"The grader cannot re-measure the accuracy: {problem} (define it as either tutorial does: "
+                f"{name}(model, sentence) -> probability, or {name}(text, model, tokenizer, vocab, device) -> "
+                "(class, probability))")
     if status == "not_callable":
         return f"{name} is not a function, so the grader cannot re-measure the accuracy"
     if model.model.failures and model.model.failures == model.measured:
-        return f"{name}({model.model.names[0]}, review) failed on every review: {model.model.first_error}"
+        return (f"the grader called {call} with {model.name} as the model and every call failed, so it cannot "
+                f"re-measure the accuracy: {model.model.first_error}")
     if model.out_of_range is not None:
-        return (f"{name}({model.model.names[0]}, review) returned {model.out_of_range:.4g}, not a probability in [0, 1]:"
-                " apply torch.sigmoid to the model's output")
+        return (f"the grader called {call} with {model.name} as the model and got {model.out_of_range:.4g}, not a "
+                "probability in [0, 1]: apply torch.sigmoid to the model's output")
     if model.measured < MIN_MEASURED:
         return (f"only {model.measured} reviews could be scored through {name} ({model.model.stopped_early or 'too slow'}),"
                 " too few to measure the accuracy")
@@ -431,76 +1180,132 @@ def _tolerance(params: dict[str, Any], model: Measured) -> float:
 
 
 def _failures_note(model: Measured) -> str:
+    note = f" ({model.model.adapted})" if model.model.adapted else ""
     if not model.model.failures:
-        return ""
-    return f" ({plural(model.model.failures, 'call')} failed and count as wrong; first: {model.model.first_error})"
+        return note
+    return f"{note} ({plural(model.model.failures, 'call')} failed and count as wrong; first: {model.model.first_error})"
 
 
 # --------------------------------------------------------------------------- checks (grader side)
 
-def _epochs_problem(run: Run | None, label: str, epochs: int, model: Measured | None) -> str | None:
-    if run is None:
-        where = f" for {model.name}" if model else ""
-        return (f"No per-epoch training lines{where} were found in the outputs (print e.g. "
-                "'Epoch: 01 | Epoch Time: 0m 45s' and 'Train Acc: 50.25%' for every epoch)")
-    if len(run.epochs) != epochs:
-        numbers = [e.number for e in run.epochs]
-        return (f"The {label}'s output shows {plural(len(run.epochs), 'epoch')} of training (epochs "
-                f"{numbers[0]}–{numbers[-1]}, from cell {run.cell}); the exercise asks for {epochs}")
-    return None
-
-
-def _missing_model(ctx: CheckContext, kind: str) -> str:
-    if kind == "rnn":
-        return ("No basic RNN was found: no variable holds an nn.Module containing an nn.RNN "
-                "(embedding → nn.RNN → linear)")
-    lstm = _best(ctx, "lstm")
-    if lstm is not None:
-        layer = next((layer for layer in lstm.model.recurrent if "LSTM" in layer.type), lstm.model.recurrent[0])
-        return (f"{lstm.name} holds an LSTM with num_layers={layer.num_layers} and bidirectional={layer.bidirectional};"
-                " the advanced model needs a bidirectional LSTM with at least 2 layers")
-    return "No advanced model was found: no variable holds an nn.Module containing a bidirectional nn.LSTM with num_layers ≥ 2"
+OVERWRITTEN = "not re-measured: the model was overwritten"
 
 
 def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+def _found_models(ctx: CheckContext) -> str:
+    """'; the notebook's models: `model` (2-layer bidirectional GRU, hidden size 64)' or ''."""
+    found = [m for kind in KINDS for m in _models(ctx, kind)]
+    return ("; the notebook's models: " + ", ".join(f"{m.name} ({m.shape()})" for m in found)) if found else ""
+
+
+def _failed_cells(ctx: CheckContext) -> str:
+    """'; 3 cells failed, the first cell 2 (ModuleNotFoundError: …)' or '': often why a model is missing."""
+    failed = [cell for cell in ctx.execution.cells if cell.status != "ok"]
+    if not failed:
+        return ""
+    first = failed[0]
+    what = f"{first.error_name}: {first.error_message}" if first.error_name else first.status.replace("_", " ")
+    return f"; {plural(len(failed), 'cell')} failed, the first cell {first.number} ({what})"
+
+
+def _missing_model(ctx: CheckContext, kind: str) -> str:
+    built = [b for b in source_models(ctx.notebook).bindings if (label_of(b.cls.kind) == "rnn") == (kind == "rnn")]
+    if kind == "rnn":
+        where = (f"the code builds one (`{built[-1].variable}`, {built[-1].origin()}), but after running no variable "
+                 "holds it" if built else "no class in the code builds one (embedding → nn.RNN → linear)")
+        return ("No basic RNN was found: no variable holds an nn.Module containing an nn.RNN; " + where
+                + _found_models(ctx) + _failed_cells(ctx))
+    other = _best(ctx, "lstm", "gru")
+    if other is not None and other.model.kind == "gru":
+        return (f"{other.name} holds a {other.shape()}, not an LSTM: the item asks for a multi-layer bidirectional "
+                "LSTM (its report and parameter count are graded as the advanced model's)")
+    if other is not None:
+        layer = next((layer for layer in other.model.recurrent if "LSTM" in layer.type), other.model.recurrent[0])
+        return (f"{other.name} holds an LSTM with num_layers={layer.num_layers} and bidirectional={layer.bidirectional};"
+                " the advanced model needs a bidirectional LSTM with at least 2 layers")
+    where = (f"; the code builds one (`{built[-1].variable}`, {built[-1].origin()}), but after running no variable "
+             "holds it" if built else "")
+    return ("No advanced model was found: no variable holds an nn.Module containing an nn.LSTM or nn.GRU" + where
+            + _found_models(ctx) + _failed_cells(ctx))
+
+
+def _epochs_problem(log: TrainingLog, label: str, key: str, epochs: int, exact: bool) -> str | None:
+    """Why the run reported for this model does not show `epochs` epochs (exactly, or at least), or None."""
+    run = log.runs.get(key)
+    if run is None:
+        others = [f"{r.span()} in {r.where()}" for r in log.all_runs if r.epochs]
+        seen = f"; training logs found: {'; '.join(others)}" if others else ""
+        return (f"No per-epoch training log of the {label} was found in any output (printed lines, stderr, tables); "
+                f"print e.g. 'Epoch: 01 | Train Acc: 50.25% | Val. Acc: 49.80%' for every epoch{seen}")
+    count = len(run.epochs)
+    if count == epochs or (count > epochs and not exact):
+        return None
+    return (f"The {label}'s log shows {run.span()}, read from {run.where()} and attributed to it "
+            f"{log.reasons.get(key, '')}; the exercise asks for {epochs}")
+
+
+def _overwritten_note(lost: Binding) -> str:
+    return f"{OVERWRITTEN} ({lost.replaced})" if lost.replaced else OVERWRITTEN
+
+
 @check("imdb.rnn_trained")
 def rnn_trained(ctx: CheckContext, epochs: int) -> Outcome:
-    """An nn.Module holding an nn.RNN exists, and its training printed `epochs` epochs."""
+    """An nn.Module holding an nn.RNN exists (or its class was built and then overwritten), trained `epochs` epochs."""
+    log = training_log(ctx)
     model = _best(ctx, "rnn")
-    if model is None:
-        return Outcome.failed(_sentence(_missing_model(ctx, "rnn")))
-    problem = _epochs_problem(training_log(ctx).runs.get("rnn"), "RNN", epochs, model)
+    lost = log.source.lost("rnn") if model is None else None
+    if model is None and lost is None:
+        return Outcome.failed(_sentence(_missing_model(ctx, "rnn")), read_from=log.described("rnn"))
+    problem = _epochs_problem(log, "RNN", "rnn", epochs, exact=True)
     if problem:
-        return Outcome.failed(_sentence(problem))
-    return Outcome.passed(f"{model.name} ({model.model.class_name}, with an nn.RNN) trained for {epochs} epochs.")
+        return Outcome.failed(_sentence(problem), read_from=log.described("rnn"))
+    run = log.runs["rnn"]
+    if lost is not None:
+        return Outcome.passed(f"`{lost.variable}`, {lost.origin()}, was trained for {epochs} epochs ({run.where()}); "
+                              f"{_overwritten_note(lost)}.", flag=OVERWRITTEN, read_from=log.described("rnn"))
+    return Outcome.passed(f"{model.name} ({model.model.class_name}, with an nn.RNN) trained for {epochs} epochs "
+                          f"({run.where()}).", read_from=log.described("rnn"))
 
 
 def _report(ctx: CheckContext, kinds: tuple[str, ...], label: str, params: dict[str, Any]) -> Outcome:
-    """Every epoch's train and valid accuracy and a test accuracy are printed, and the test accuracy is reproduced."""
+    """Every epoch's train and valid accuracy and a test accuracy are reported, and the test accuracy is reproduced."""
+    key = "rnn" if kinds[0] == "rnn" else "lstm"
+    log = training_log(ctx)
     model = _best(ctx, *kinds)
-    run = training_log(ctx).runs.get("rnn" if kinds[0] == "rnn" else "lstm")
-    if model is None:
-        return Outcome.failed(_sentence(_missing_model(ctx, kinds[0])) + " Nothing to compare the printed accuracies with.")
-    if run is None:
-        return Outcome.failed(_sentence(_epochs_problem(None, label, params["epochs"], model)))
+    lost = log.source.lost(key) if model is None else None
+    where = {"read_from": log.described(key)}
+    if model is None and lost is None:
+        return Outcome.failed(_sentence(_missing_model(ctx, kinds[0])) + " Nothing to compare the printed accuracies "
+                              "with.", **where)
+    problem = _epochs_problem(log, label, key, params["epochs"], exact=False)
+    if problem:
+        return Outcome.failed(_sentence(problem) + " Every epoch's train and valid accuracy must be reported.", **where)
+    run = log.runs[key]
     gaps = [f"epoch {e.number} has no {split} accuracy" for e in run.epochs
             for split, value in (("train", e.train), ("valid", e.valid)) if value is None]
     if gaps:
-        return Outcome.failed(f"The {label}'s per-epoch lines are incomplete: {gaps[0]} "
-                              f"({plural(len(gaps), 'gap')} in all); print train and valid accuracy every epoch.")
+        return Outcome.failed(f"The {label}'s per-epoch report ({run.where()}) is incomplete: {gaps[0]} "
+                              f"({plural(len(gaps), 'gap')} in all); report train and valid accuracy every epoch.",
+                              **where)
     if run.test is None:
         return Outcome.failed(f"No test accuracy line (e.g. 'Test Loss: 0.340 | Test Acc: 85.30%') was found after "
-                              f"the {label}'s training.")
+                              f"the {label}'s training ({run.where()}).", **where)
+    reported = (f"Train and valid accuracy reported for all {len(run.epochs)} epochs ({run.where()}) and test accuracy "
+                f"{_pct(run.test)} (cell {run.test_place[0]})")
+    if lost is not None:
+        return Outcome.passed(f"{reported}; {_overwritten_note(lost)}.", flag=OVERWRITTEN,
+                              printed_test_accuracy=_pct(run.test), **where)
     problem = _measurement_problem(ctx, model)
     if problem:
-        return Outcome.failed(_sentence(problem))
+        return Outcome.failed(_sentence(problem), **where)
     tolerance = _tolerance(params, model)
     gap = abs(run.test - model.accuracy)
     details = {"printed_test_accuracy": _pct(run.test), "re_measured": f"{_pct(model.accuracy)} on "
-               f"{model.measured} held-back reviews", "tolerance": f"±{100 * tolerance:.1f} points"}
+               f"{model.measured} held-back reviews", "tolerance": f"±{100 * tolerance:.1f} points",
+               "called_as": model.model.call, **where}
     if gap > tolerance:
         details["flag"] = "printed test accuracy not reproduced"
         return Outcome.failed(
@@ -509,14 +1314,13 @@ def _report(ctx: CheckContext, kinds: tuple[str, ...], label: str, params: dict[
             f"±{100 * tolerance:.1f} points){_failures_note(model)}. Print the accuracy of the model you keep.",
             **details)
     return Outcome.passed(
-        f"Train and valid accuracy printed for all {len(run.epochs)} epochs and test accuracy {_pct(run.test)}; "
-        f"the grader re-measured {model.name} at {_pct(model.accuracy)} on {model.measured} held-back reviews "
-        f"(within ±{100 * tolerance:.1f} points){_failures_note(model)}.", **details)
+        f"{reported}; the grader re-measured {model.name} at {_pct(model.accuracy)} on {model.measured} held-back "
+        f"reviews (within ±{100 * tolerance:.1f} points){_failures_note(model)}.", **details)
 
 
 @check("imdb.rnn_report")
 def rnn_report(ctx: CheckContext, epochs: int, tolerance_points: float, tolerance_z: float) -> Outcome:
-    """The RNN's per-epoch train/valid accuracy and test accuracy are printed; the test accuracy is reproduced."""
+    """The RNN's per-epoch train/valid accuracy and test accuracy are reported; the test accuracy is reproduced."""
     return _report(ctx, ("rnn",), "RNN", {"epochs": epochs, "tolerance_points": tolerance_points,
                                           "tolerance_z": tolerance_z})
 
@@ -529,32 +1333,62 @@ def _threshold(ctx: CheckContext, min_accuracy: float, quick_reference_accuracy:
                        f"on the same data, minus {100 * quick_margin:.0f} points)")
 
 
+def _overwritten_bilstm(ctx: CheckContext, log: TrainingLog, lost: Binding, epochs: int, threshold: float,
+                        bar: str) -> Outcome:
+    """The advanced model was overwritten: its class's LSTM settings (read from the code), its printed epochs and
+    its printed test accuracy are what is left to grade."""
+    settings = static_settings(lost) if lost.cls.kind == "lstm" else None
+    where = {"flag": OVERWRITTEN, "read_from": log.described("lstm")}
+    if settings is None:
+        return Outcome.failed(f"`{lost.variable}`, {lost.origin()}, is gone ({lost.replaced}) and its layer settings "
+                              "cannot be read from the code, so nothing shows a bidirectional LSTM with at least 2 "
+                              "layers; keep the trained model in its own variable.", **where)
+    layers, bidirectional = settings
+    if layers < 2 or not bidirectional:
+        return Outcome.failed(f"`{lost.variable}`, {lost.origin()}, builds an LSTM with num_layers={layers} and "
+                              f"bidirectional={bidirectional}; the advanced model needs a bidirectional LSTM with at "
+                              "least 2 layers.", **where)
+    problem = _epochs_problem(log, "BiLSTM", "lstm", epochs, exact=True)
+    if problem:
+        return Outcome.failed(_sentence(problem), **where)
+    printed = log.runs["lstm"].test
+    if printed is not None and printed < threshold:
+        return Outcome.failed(f"`{lost.variable}` printed a test accuracy of {_pct(printed)}, below the bar of {bar}; "
+                              f"{_overwritten_note(lost)}.", **where)
+    return Outcome.passed(f"`{lost.variable}`, {lost.origin()} ({layers}-layer bidirectional LSTM in the code), was "
+                          f"trained for {epochs} epochs and printed a test accuracy of {_pct(printed)}; "
+                          f"{_overwritten_note(lost)}.", **where)
+
+
 @check("imdb.bilstm_trained")
 def bilstm_trained(ctx: CheckContext, epochs: int, min_accuracy: float, quick_reference_accuracy: float,
                    quick_margin: float) -> Outcome:
     """A bidirectional LSTM with ≥ 2 layers exists, trained `epochs` epochs, and reaches the accuracy bar."""
+    log = training_log(ctx)
+    threshold, bar = _threshold(ctx, min_accuracy, quick_reference_accuracy, quick_margin)
     model = _best(ctx, "bilstm")
     if model is None:
-        return Outcome.failed(_sentence(_missing_model(ctx, "bilstm")))
-    problem = _epochs_problem(training_log(ctx).runs.get("lstm"), "BiLSTM", epochs, model) \
-        or _measurement_problem(ctx, model)
+        lost = log.source.lost("lstm") if _best(ctx, *ADVANCED) is None else None
+        if lost is not None:
+            return _overwritten_bilstm(ctx, log, lost, epochs, threshold, bar)
+        return Outcome.failed(_sentence(_missing_model(ctx, "bilstm")), read_from=log.described("lstm"))
+    problem = _epochs_problem(log, "BiLSTM", "lstm", epochs, exact=True) or _measurement_problem(ctx, model)
     if problem:
-        return Outcome.failed(_sentence(problem))
-    threshold, bar = _threshold(ctx, min_accuracy, quick_reference_accuracy, quick_margin)
-    layer = next((layer for layer in model.model.recurrent if layer.bidirectional and layer.num_layers >= 2),
-                 model.model.recurrent[0])
-    shape = f"{layer.num_layers}-layer bidirectional LSTM, hidden size {layer.hidden_size}"
-    verdict = f"{model.name} ({shape}) scores {_pct(model.accuracy)} on {model.measured} held-back reviews"
+        return Outcome.failed(_sentence(problem), read_from=log.described("lstm"))
+    verdict = f"{model.name} ({model.shape()}) scores {_pct(model.accuracy)} on {model.measured} held-back reviews"
     if model.accuracy < threshold:
-        return Outcome.failed(f"{verdict}{_failures_note(model)}; it must reach {bar}.")
-    return Outcome.passed(f"{verdict}, trained for {epochs} epochs; the bar is {bar}.")
+        return Outcome.failed(f"{verdict}{_failures_note(model)}; it must reach {bar}.", read_from=log.described("lstm"))
+    return Outcome.passed(f"{verdict}, trained for {epochs} epochs; the bar is {bar}.", called_as=model.model.call,
+                          read_from=log.described("lstm"))
 
 
 @check("imdb.bilstm_report")
 def bilstm_report(ctx: CheckContext, epochs: int, tolerance_points: float, tolerance_z: float) -> Outcome:
-    """The advanced model's per-epoch accuracies and test accuracy are printed; the test accuracy is reproduced."""
-    return _report(ctx, ("bilstm", "lstm"), "BiLSTM", {"epochs": epochs, "tolerance_points": tolerance_points,
-                                                       "tolerance_z": tolerance_z})
+    """The advanced model's per-epoch accuracies and test accuracy are reported; the test accuracy is reproduced."""
+    model = _best(ctx, *ADVANCED)
+    label = "BiLSTM" if model is None or model.model.kind == "bilstm" else f"advanced model ({model.shape()})"
+    return _report(ctx, ADVANCED, label, {"epochs": epochs, "tolerance_points": tolerance_points,
+                                          "tolerance_z": tolerance_z})
 
 
 # --------------------------------------------------------------------------- parameter counts
@@ -615,8 +1449,13 @@ def _count_hint(printed: int, model: ModelRecord) -> str:
 @check("imdb.param_count")
 def param_count(ctx: CheckContext) -> Outcome:
     """The printed trainable-parameter count equals the advanced model's real count; the report explains it."""
-    model = _best(ctx, "bilstm", "lstm")
+    model = _best(ctx, *ADVANCED)
     if model is None:
+        lost = training_log(ctx).source.lost("lstm")
+        if lost is not None:
+            return Outcome.failed(f"`{lost.variable}`, {lost.origin()}, is gone ({lost.replaced}), so no printed count "
+                                  "can be checked against its real one; keep the trained model in its own variable.",
+                                  flag=OVERWRITTEN)
         return Outcome.failed(_sentence(_missing_model(ctx, "bilstm")) + " There is no count to check.")
     real = trainable_count(model.model)
     details = {"layer_by_layer": breakdown(model.model),
@@ -669,7 +1508,7 @@ def summary(ctx: CheckContext) -> Outcome:
     """RNN vs BiLSTM side by side: parameters, per-epoch accuracy, printed and re-measured test accuracy, curves."""
     log = training_log(ctx)
     rnn = _column(log.runs.get("rnn"), _best(ctx, "rnn"), ctx)
-    lstm = _column(log.runs.get("lstm"), _best(ctx, "bilstm", "lstm"), ctx)
+    lstm = _column(log.runs.get("lstm"), _best(ctx, *ADVANCED), ctx)
     labels = {"model": "Model", "params": "Trainable parameters", "printed": "Test accuracy, printed",
               "measured": "Test accuracy, re-measured by the grader", "train_curve": "Train accuracy curve",
               "valid_curve": "Valid accuracy curve"}
@@ -677,4 +1516,5 @@ def summary(ctx: CheckContext) -> Outcome:
     order = [k for k in ("model", "params") if k in keys] + [k for k in keys if k.startswith("Epoch")] + \
             [k for k in ("printed", "measured", "train_curve", "valid_curve") if k in keys]
     table = {labels.get(key, key): f"RNN {rnn.get(key, '—')}  |  BiLSTM {lstm.get(key, '—')}" for key in order}
-    return Outcome.passed("Side by side below: RNN | BiLSTM.", side_by_side=table)
+    return Outcome.passed("Side by side below: RNN | BiLSTM, and where each model's numbers were read.",
+                          side_by_side=table, training_logs=log.details())
