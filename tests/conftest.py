@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ from grader.discover import Submission
 from grader.grade import Options, grade_one
 from grader.results import GradeResult
 from grader.rubric import Rubric, load_rubric, parse_rubric
+
+# One OpenMP thread per kernel (kernels keep OMP_NUM_THREADS): on a 2-core CI runner two threads per kernel spin
+# against the grader and each other (the IMDb fixtures took 1,144 s with two, 585 s with one).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = SOURCE_ROOT
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
