@@ -3,6 +3,10 @@
 Run from the repository root (quick mode, one notebook at a time; about a minute per ten light notebooks):
 
     python tools/verdicts.py [--exercise ID ...]
+
+or, after `python -m pytest tests/test_verdicts.py`, from the results that run stored (no grading again):
+
+    python tools/verdicts.py --from-results /tmp/pytest-of-$USER/pytest-N/reports0
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.discover import Submission  # noqa: E402
 from grader.grade import Options, grade_one  # noqa: E402
+from grader.results import GradeResult  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 
 MANIFESTS = ROOT / "tests" / "fixtures" / "verdicts"
@@ -30,14 +35,22 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def grade_manifest(exercise: str, out_dir: Path) -> list[str]:
-    """One table row per fixture of the exercise."""
+def result_of(exercise: str, entry: dict, out_dir: Path, stored: Path | None) -> GradeResult:
+    """The fixture's result: read from a test run's output folder, or graded now into `out_dir`."""
+    name = Path(entry["notebook"]).stem
+    if stored is not None:
+        return GradeResult.model_validate_json((stored / name / f"{exercise}.json").read_text(encoding="utf-8"))
     rubric = load_rubric(ROOT / "rubrics" / f"{exercise}.yaml")
+    options = Options(out_dir=out_dir, secret="verdicts", quick=entry.get("quick", True))
+    return grade_one(Submission(name, exercise, FIXTURES / entry["notebook"]), rubric, options)
+
+
+def grade_manifest(exercise: str, out_dir: Path, stored: Path | None) -> list[str]:
+    """One table row per fixture of the exercise."""
     rows = []
     for entry in yaml.safe_load((MANIFESTS / f"{exercise}.yaml").read_text(encoding="utf-8")) or []:
         name = Path(entry["notebook"]).stem
-        options = Options(out_dir=out_dir, secret="verdicts", quick=entry.get("quick", True))
-        result = grade_one(Submission(name, exercise, FIXTURES / entry["notebook"]), rubric, options)
+        result = result_of(exercise, entry, out_dir, stored)
         low, high = entry["band"]
         in_band = low - 1e-6 <= result.score <= high + 1e-6 and result.status in entry["statuses"]
         band = f"{low:g}" if low == high else f"{low:g}–{high:g}"
@@ -50,6 +63,7 @@ def grade_manifest(exercise: str, out_dir: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exercise", nargs="*", help="only these exercises' manifests")
+    parser.add_argument("--from-results", type=Path, help="the output folder of a run of tests/test_verdicts.py")
     args = parser.parse_args()
     exercises = args.exercise or sorted(path.stem for path in MANIFESTS.glob("*.yaml"))
     lines = [
@@ -58,13 +72,14 @@ def main() -> None:
         "Every verdict fixture (`tests/fixtures/verdicts/*.yaml`, written by `tools/make_verdict_fixtures.py`) graded",
         "in quick mode by `python tools/verdicts.py`; the band is the score a fair TA would give, decided before the",
         "fixture was run. `tests/test_verdicts.py` asserts the same bands and the words each report must contain.",
+        "Times are not shown: they depend on the machine's load.",
         "",
     ]
     with tempfile.TemporaryDirectory(prefix="grader-verdicts-") as out:
         for exercise in exercises:
             lines += [f"## {exercise}", "", "| fixture | source | band | score | in band | why |",
                       "| --- | --- | --- | --- | --- | --- |"]
-            lines += grade_manifest(exercise, Path(out))
+            lines += grade_manifest(exercise, Path(out), args.from_results)
             lines.append("")
     DOC.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {DOC.relative_to(ROOT)}")
