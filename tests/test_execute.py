@@ -1,5 +1,7 @@
 """Execute: every cell runs after one raised; timeouts are recorded and the run goes on; the kernel is seeded."""
 
+import os
+
 import nbformat
 import pytest
 
@@ -93,10 +95,27 @@ def test_cells_that_never_ran_are_one_record(tmp_path):
 
 
 def test_killed_kernels_are_reaped(tmp_path):
-    import os
-
     import psutil
 
     execute(notebook("x = 1"), tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=0)
     zombies = [p for p in psutil.Process(os.getpid()).children() if p.status() == psutil.STATUS_ZOMBIE]
     assert zombies == []
+
+
+def test_each_attempt_gets_a_fresh_runtime_folder_outside_the_work_dir_and_removes_it(tmp_path, monkeypatch):
+    """Connection files and sockets live in a new mkdtemp folder per attempt (a replay included), never in the
+    notebook's work dir, and none is left behind."""
+    import tempfile
+
+    runtime_root = tempfile.mkdtemp(prefix="rt-")  # short: a socket path must fit in 108 bytes
+    monkeypatch.setattr(tempfile, "tempdir", runtime_root)
+    try:
+        nb = notebook("import ipykernel.connect\nprint(ipykernel.connect.get_connection_file())", "import os\nos._exit(1)",
+                      "print(ipykernel.connect.get_connection_file())")
+        run = execute(nb, tmp_path, Timeouts(cell=20, notebook=60, probe=5), seed=0)
+        first, second = run.record.cells[0].stdout.strip(), run.record.cells[2].stdout.strip()
+        assert run.record.replayed and first != second
+        assert all(path.startswith(runtime_root + "/grader-kernel-") for path in (first, second))
+        assert os.listdir(runtime_root) == [] and not (tmp_path / ".kernel").exists()
+    finally:
+        os.rmdir(runtime_root)

@@ -178,7 +178,6 @@ def test_a_replay_never_follows_links_the_notebook_planted(batch) -> None:
     assert not CANARY.exists()
     assert result.execution.replayed and result.score == 100
     assert f"{MARKER}-canary" in cell_of(result, 5).stdout
-    assert not list(Path(tempfile.gettempdir()).glob("grader-kernel-*"))
 
 
 def cell_of(result: GradeResult, number: int):
