@@ -16,7 +16,8 @@ def test_checksums_are_read_from_the_manifest(tmp_path):
 
 
 def test_status_lists_a_staged_variant_in_the_chosen_cache(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("GRADER_CACHE", raising=False)
+    # --cache sets $GRADER_CACHE for the process: setenv first, so the test's teardown takes it back for the others.
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "not-this-one"))
     monkeypatch.setattr(cli.console, "width", 200)
     folder = tmp_path / "imdb" / "quick"
     folder.mkdir(parents=True)
