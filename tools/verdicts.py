@@ -4,9 +4,8 @@ Run from the repository root (quick mode, one notebook at a time; about a minute
 
     python tools/verdicts.py [--exercise ID ...]
 
-or, after `python -m pytest tests/test_verdicts.py`, from the results that run stored (no grading again):
-
-    python tools/verdicts.py --from-results /tmp/pytest-of-$USER/pytest-N/reports0
+`--results DIR` keeps every result in DIR and reuses those already there (a rerun grades only what is missing);
+the output folder of a `python -m pytest tests/test_verdicts.py` run can be given too.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from grader import data  # noqa: E402
 from grader.discover import Submission  # noqa: E402
 from grader.grade import Options, grade_one  # noqa: E402
 from grader.results import GradeResult  # noqa: E402
@@ -36,12 +36,14 @@ def cell(text: str) -> str:
 
 
 def result_of(exercise: str, entry: dict, out_dir: Path, stored: Path | None) -> GradeResult:
-    """The fixture's result: read from a test run's output folder, or graded now into `out_dir`."""
+    """The fixture's result: read from a test run's output folder when it is there, else graded now into `out_dir`."""
     name = Path(entry["notebook"]).stem
-    if stored is not None:
-        return GradeResult.model_validate_json((stored / name / f"{exercise}.json").read_text(encoding="utf-8"))
+    stored_file = stored / name / f"{exercise}.json" if stored is not None else None
+    if stored_file is not None and stored_file.is_file():
+        return GradeResult.model_validate_json(stored_file.read_text(encoding="utf-8"))
     rubric = load_rubric(ROOT / "rubrics" / f"{exercise}.yaml")
-    options = Options(out_dir=out_dir, secret="verdicts", quick=entry.get("quick", True))
+    data.prepare(set(rubric.data), quick=entry.get("quick", True))  # as `grader grade` does: stand-ins up to date
+    options = Options(out_dir=stored or out_dir, secret="verdicts", quick=entry.get("quick", True))
     return grade_one(Submission(name, exercise, FIXTURES / entry["notebook"]), rubric, options)
 
 
@@ -63,7 +65,7 @@ def grade_manifest(exercise: str, out_dir: Path, stored: Path | None) -> list[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exercise", nargs="*", help="only these exercises' manifests")
-    parser.add_argument("--from-results", type=Path, help="the output folder of a run of tests/test_verdicts.py")
+    parser.add_argument("--results", type=Path, help="keep results here and reuse those already there")
     args = parser.parse_args()
     exercises = args.exercise or sorted(path.stem for path in MANIFESTS.glob("*.yaml"))
     lines = [
@@ -79,7 +81,7 @@ def main() -> None:
         for exercise in exercises:
             lines += [f"## {exercise}", "", "| fixture | source | band | score | in band | why |",
                       "| --- | --- | --- | --- | --- | --- |"]
-            lines += grade_manifest(exercise, Path(out), args.from_results)
+            lines += grade_manifest(exercise, Path(out), args.results)
             lines.append("")
     DOC.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {DOC.relative_to(ROOT)}")
