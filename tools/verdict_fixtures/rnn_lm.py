@@ -5,10 +5,12 @@ from __future__ import annotations
 from make_notebooks import code, md
 
 from verdict_fixtures import Fixture
+from verdict_fixtures.conv1d import SLIDES_LINEAR
 
 SLIDES = "lecture slides 001_9b0944bad4020cdf.txt"
 
-# The slides' import cell and the Linear layer they define for Conv1D (no bias), which RNNCell and Model use.
+# The slides' import cell; the Linear layer they define for Conv1D (no bias), which RNNCell and Model use, is
+# the conv1d fixtures' SLIDES_LINEAR.
 SLIDES_IMPORTS = """\
 import torch
 import pandas as pd
@@ -17,25 +19,6 @@ import numpy as np
 from collections import Counter
 from torch import nn, optim
 from torch.utils.data import DataLoader"""
-
-SLIDES_LINEAR = """\
-import torch
-import torch.nn as nn
-
-class Linear(nn.Module):
-    def __init__(self, n_inputs, n_outputs):
-        super().__init__()
-        self.n_inputs = n_inputs
-        self.n_outputs = n_outputs
-        self.W = nn.Parameter(torch.Tensor(self.n_inputs, self.n_outputs))
-        self.init_weights()
-
-    def init_weights(self):
-        for param in self.parameters():
-            nn.init.uniform_(param, -0.1, 0.1)
-
-    def forward(self, x):
-        return x @ self.W"""
 
 SLIDES_CELL = """\
 class RNNCell(nn.Module):
