@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from grader import grade
+from grader.grade import batch
 from grader.cli import _devices
 from grader.discover import Submission
 
@@ -23,11 +24,11 @@ def test_default_is_every_visible_gpu_else_the_cpu(monkeypatch):
 
 def test_a_worker_is_pinned_to_the_device_it_draws(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.setattr(grade, "_worker_device", "cpu")  # restored after the test
+    monkeypatch.setattr(batch, "_worker_device", "cpu")  # restored after the test
     slots = multiprocessing.get_context("spawn").Queue()
     slots.put("cuda:1")
-    grade._init_worker(slots)
-    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1" and grade._worker_device == "cuda:1"
+    batch._init_worker(slots)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1" and batch._worker_device == "cuda:1"
 
 
 def test_the_kernel_sees_only_its_device(tmp_path, monkeypatch):

@@ -1,11 +1,6 @@
-"""Execute stage: run a notebook's code cells in a fresh kernel, then the probe cell, recording every cell.
+"""The kernel client: start one sandboxed kernel, run cells in it under the limits watchers, record each cell.
 
-The kernel is untrusted. It runs under limits: time per cell (interrupt, then go on), per notebook and for the whole
-run, across replays (a kernel that ignores interrupts is killed); memory and process count over its whole process
-tree plus what the grader holds of its output, and the size of what it writes, polled from here; the size of each
-message it sends. A kernel that dies is replaced: in a restored work dir and a fresh runtime folder, a fresh kernel
-re-runs the cells before the fatal one, skips it, runs the rest and is probed, so work after a crash still counts.
-When a run ends, every process the notebook started is killed.
+What the kernel sends is capped: each ZMQ frame, each cell's kept output, each error's traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +22,6 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 import nbformat
-import psutil
 import zmq
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
@@ -35,12 +29,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 
-from grader import disk
+from grader.execute.limits import (FILE_LIMIT, PROCESS_LIMIT, RUN_MARKER, Deadline, MiB, ProcessWatch,
+                                   exit_description)
 from grader.kernel_env import BOOT_SOURCE
-from grader.results import CellRecord, ExecutionRecord, ProbeRecord
+from grader.results import CellRecord, ProbeRecord
 from grader.rubric import Timeouts
 from grader.sandbox import Sandbox
-from grader.stage import WorkdirSnapshot, restore, snapshot
+from grader.stage import WorkdirSnapshot, snapshot
 
 STDOUT_CAP = 20_000
 TRACEBACK_CAP = 8_000
@@ -48,21 +43,13 @@ OUTPUT_CAP_BYTES = 2 * 2**20  # of one cell's outputs the grader keeps; an endle
 INTERRUPT_GRACE_S = 10.0
 STARTUP_TIMEOUT_S = 60.0
 REAP_TIMEOUT_S = 5.0
-MAX_REPLAYS = 2
-PROCESS_LIMIT = 256
-PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process: only the largest this many are read
-POLL_S = 0.1
-DISK_POLL_EVERY = 3  # polls: the work dir's size is walked every 0.3 s
-FILE_LIMIT = 100_000  # files and folders a notebook may create (each costs the disk walk time)
 # Of one ZMQ frame the grader accepts from the kernel: a larger one drops the connection (ZMQ reconnects) and is lost,
 # so a notebook cannot make the grader buffer and decode hundreds of MiB per message.
 MESSAGE_CAP_BYTES = 32 * 2**20
 STDERR_TAIL = 4_000
 IPC_PATH_MAX = 100  # a Unix socket path must fit in 108 bytes
-RUN_MARKER = "GRADER_KERNEL_RUN"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TRUNCATED = "\n… [the grader stopped recording this cell's output here: over {cap} MiB] …\n"
-MiB = 2**20
 
 
 @dataclass
@@ -171,202 +158,6 @@ class _CappedClient(NotebookClient):
         return None
 
 
-def _same_process(pid: int, created: float) -> psutil.Process | None:
-    """The process `pid`, unless it ended and the number now belongs to another one."""
-    try:
-        process = psutil.Process(pid)
-        return process if abs(process.create_time() - created) < 0.01 else None
-    except psutil.Error:
-        return None
-
-
-class ProcessWatch:
-    """Polls the kernel's process tree for memory and process count, and its folders for size; over a limit, it kills
-    the kernel.
-
-    Resident memory (cheap) is summed first; only when that sum reaches the limit is the proportional set size read,
-    so pages that forked workers share with the kernel count once. What the grader's own process grew by since the
-    cells began counts too: it is the kernel's output, buffered and decoded here. RLIMIT_AS is not used: it breaks
-    CUDA. The folders' size is walked every DISK_POLL_EVERY polls.
-    """
-
-    def __init__(self, memory_limit_bytes: int | None, kill: Callable[[], None], marker: str,
-                 disk_limit_bytes: int | None = None, disk_roots: list[Path] | None = None):
-        self.memory_limit_bytes = memory_limit_bytes
-        self.disk_limit_bytes = disk_limit_bytes
-        self.disk_roots = disk_roots or []
-        self.kill = kill
-        self.marker = marker
-        self.peak_bytes = 0
-        self.disk_peak_bytes = 0
-        self.disk_files = 0
-        self.host_disk_full = False
-        self.tripped = ""
-        self.tripped_bytes = 0
-        self.grader_bytes = 0
-        self.seen: dict[int, float] = {}
-        self.started = time.time()
-        self._root: psutil.Process | None = None
-        self._grader = psutil.Process()
-        self._grader_base: int | None = None
-        self._polls = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, process: subprocess.Popen) -> None:
-        try:
-            self._root = psutil.Process(process.pid)
-        except psutil.Error:
-            return
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set() and not self.tripped:
-            self.poll()
-            self._stop.wait(POLL_S)
-
-    def _tree(self) -> list[psutil.Process]:
-        assert self._root is not None
-        try:
-            return [self._root, *self._root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
-    def count_grader_from_now(self) -> None:
-        """From now on, the grader's growth is the kernel's output (called as the cells begin)."""
-        try:
-            self._grader_base = self._grader.memory_info().rss
-        except psutil.Error:
-            self._grader_base = None
-
-    def _grader_growth(self) -> int:
-        if self._grader_base is None:
-            return 0
-        try:
-            return max(0, self._grader.memory_info().rss - self._grader_base)
-        except psutil.Error:
-            return 0
-
-    def poll(self) -> None:
-        tree = self._tree()
-        self._polls += 1
-        if len(tree) > PROCESS_LIMIT:
-            self._remember(tree)
-            self._trip("process_limit", 0)
-            return
-        self._remember(tree)
-        self.grader_bytes = self._grader_growth()
-        used = _sum_memory(tree, "rss") + self.grader_bytes
-        if self.memory_limit_bytes and used >= self.memory_limit_bytes:
-            used = _sum_memory(_largest(tree, PSS_PROCESS_CAP), "pss") + self.grader_bytes
-        self.peak_bytes = max(self.peak_bytes, used)
-        if self.memory_limit_bytes and used >= self.memory_limit_bytes:
-            self._trip("memory_limit", used)
-            return
-        if self._polls % DISK_POLL_EVERY == 1:
-            self.poll_disk()
-
-    def poll_disk(self) -> None:
-        """The size of the notebook's folders; also notes a machine whose disk is full (not the notebook's fault when
-        its own folders are under the limit)."""
-        if not self.disk_roots:
-            return
-        used = disk.usage(self.disk_roots, FILE_LIMIT)
-        self.disk_peak_bytes = max(self.disk_peak_bytes, used.bytes)
-        self.disk_files = used.files
-        if self.disk_limit_bytes and (used.bytes >= self.disk_limit_bytes or used.files > FILE_LIMIT):
-            self._trip("disk_limit", used.bytes)
-        elif disk.host_full(self.disk_roots[0]):
-            self.host_disk_full = True
-
-    def _remember(self, tree: list[psutil.Process]) -> None:
-        for process in tree:
-            if process.pid not in self.seen:
-                try:
-                    self.seen[process.pid] = process.create_time()
-                except psutil.Error:
-                    pass
-
-    def _trip(self, reason: str, used: int) -> None:
-        self.tripped, self.tripped_bytes = reason, used
-        self.kill()
-
-    def kill_all(self) -> None:
-        """Kill every process the kernel was seen to start, and any that still carries this run's marker."""
-        for pid, created in list(self.seen.items()):
-            process = _same_process(pid, created)
-            if process is not None:
-                _kill(process)
-        for process in psutil.process_iter(["create_time"]):
-            if (process.info["create_time"] or 0) < self.started - 1:
-                continue
-            try:
-                if process.environ().get(RUN_MARKER) == self.marker:
-                    _kill(process)
-            except psutil.Error:
-                continue
-
-
-def _sum_memory(tree: list[psutil.Process], kind: str) -> int:
-    total = 0
-    for process in tree:
-        try:
-            info = process.memory_full_info() if kind == "pss" else process.memory_info()
-        except psutil.Error:
-            continue
-        total += getattr(info, kind, info.rss)
-    return total
-
-
-def _largest(tree: list[psutil.Process], count: int) -> list[psutil.Process]:
-    """The `count` processes with the most resident memory (a fork bomb's many small copies are left out)."""
-    if len(tree) <= count:
-        return tree
-
-    def resident(process: psutil.Process) -> int:
-        try:
-            return process.memory_info().rss
-        except psutil.Error:
-            return 0
-
-    return sorted(tree, key=resident, reverse=True)[:count]
-
-
-def _kill(process: psutil.Process) -> None:
-    try:
-        process.kill()
-    except psutil.Error:
-        pass
-
-
-def _exit_description(process: subprocess.Popen | None) -> str:
-    code = process.poll() if process is not None else None
-    if code is None:
-        return ""
-    if code < 0 or code > 128:
-        number = -code if code < 0 else code - 128
-        try:
-            return f" (killed by signal {number}, {signal.Signals(number).name})"
-        except ValueError:
-            return f" (killed by signal {number})"
-    return f" (exit code {code})"
-
-
-@dataclass
-class Execution:
-    """The record of one run plus what later stages need: the executed notebook and the probe cell's fate."""
-
-    record: ExecutionRecord
-    notebook: nbformat.NotebookNode
-    host_disk_full: bool = False  # the machine's disk filled up while the notebook stayed under its own limit
-
-
 def clip(text: str, cap: int) -> str:
     """Keep the head and tail of a long text."""
     if len(text) <= cap:
@@ -463,40 +254,6 @@ def seed_source(seed: int) -> str:
         "del _g_random, _g_torch\n"
         "globals().pop('_g_numpy', None);\n"
     )
-
-
-class Deadline:
-    """One notebook deadline for every attempt: it starts when the first kernel is ready for the first cell, and
-    replays (their kernels' start included) spend what is left of it."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.at: float | None = None
-
-    def begin(self) -> float:
-        if self.at is None:
-            self.at = time.monotonic() + self.seconds
-        return self.at
-
-
-class _Watchdog:
-    """Kills the kernel when the whole attempt outlives its deadline (a kernel that ignores interrupts)."""
-
-    def __init__(self, seconds: float, kill: Callable[[], None]):
-        self.fired = False
-        self._timer = threading.Timer(max(seconds, 1.0), self._fire, args=(kill,))
-        self._timer.daemon = True
-
-    def _fire(self, kill: Callable[[], None]) -> None:
-        self.fired = True
-        kill()
-
-    def __enter__(self) -> "_Watchdog":
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
 
 
 def _runtime_dir() -> Path | None:
@@ -657,7 +414,7 @@ class NotebookRunner:
                               error_message=f"the notebook started more than {PROCESS_LIMIT} processes at once, "
                                             "so the kernel was stopped")
         return CellRecord(number=number, status="kernel_died", duration_s=duration, error_name="KernelDied",
-                          error_message=f"the kernel process died while this cell ran{_exit_description(self.process)}")
+                          error_message=f"the kernel process died while this cell ran{exit_description(self.process)}")
 
     def _timed_cell(self, index: int, deadline: float) -> CellRecord:
         cell = self.notebook.cells[index]
@@ -737,153 +494,3 @@ class NotebookRunner:
             return ProbeRecord(status="error", duration_s=duration,
                                message=f"{error.get('ename')}: {ANSI.sub('', str(error.get('evalue', '')))[:500]}")
         return ProbeRecord(status="ok", duration_s=duration)
-
-
-@dataclass
-class _Attempt:
-    """What one kernel's run produced."""
-
-    records: dict[int, CellRecord]
-    probe: ProbeRecord | None
-    fatal_index: int | None
-    watchdog_fired: bool
-    peak_bytes: int
-    start_error: str = ""
-
-
-def _attempt(runner: NotebookRunner, probe_source: Callable[[], str] | None, budget_s: float,
-             deadline: Deadline) -> _Attempt:
-    """Start the kernel (unless already started), run the cells until `deadline`; probe only if the kernel survived
-    them.
-
-    Every process dies after."""
-    records: dict[int, CellRecord] = {}
-    probe: ProbeRecord | None = None
-    with _Watchdog(budget_s, runner.kill_kernel) as watchdog:
-        try:
-            with runner.client.setup_kernel(**runner._start_arguments()):
-                records = runner.run_cells(deadline)
-                if probe_source is not None and runner.fatal_index is None:
-                    probe = runner.run_probe(probe_source())
-                runner.watch.poll()  # the tree as it is now, before shutdown orphans its background processes
-        except DeadKernelError:
-            runner.kernel_dead = True
-        except RuntimeError as error:
-            detail = runner.stderr.last_line() if runner.stderr else ""
-            return _Attempt({}, None, None, watchdog.fired, runner.watch.peak_bytes,
-                            f"{error}{f' ({detail})' if detail else ''}")
-        finally:
-            runner.watch.poll_disk()
-            runner.close()
-    if watchdog.fired:
-        runner.fatal_index = None
-    return _Attempt(records, probe, runner.fatal_index, watchdog.fired, runner.watch.peak_bytes)
-
-
-def _overall_status(record: ExecutionRecord) -> tuple[str, str]:
-    for status, text in (("memory_limit", "the memory limit stopped the kernel in cell {}"),
-                         ("disk_limit", "the disk limit stopped the kernel in cell {}"),
-                         ("kernel_died", "the kernel died in cell {}")):
-        for cell in record.cells:
-            if cell.status == status:
-                return status, text.format(cell.number) + (f": {cell.error_message}" if cell.error_message else "")
-    for cell in record.cells:
-        if cell.status == "timeout":
-            return "timeout", f"cell {cell.number} hit the time limit: {cell.error_message}"
-    skipped = [cell.number for cell in record.cells if cell.status == "not_run"]
-    if skipped:
-        return "timeout", f"the notebook time limit stopped the run before cell {skipped[0]}"
-    return "completed", ""
-
-
-def _replay_message(skipped: list[int]) -> str:
-    numbers = ", ".join(str(index + 1) for index in skipped)
-    many = len(skipped) > 1
-    return (f"after the kernel stopped, a fresh kernel re-ran the cells before cell{'s' if many else ''} {numbers}, "
-            f"skipped {'them' if many else 'it'} and ran the rest, so the work after "
-            f"{'them' if many else 'it'} could still be graded")
-
-
-def _collapse_not_run(cells: list[CellRecord]) -> list[CellRecord]:
-    """One record for each run of consecutive code cells that never ran (200 000 empty records are 50 MB of JSON)."""
-    collapsed: list[CellRecord] = []
-    for cell in cells:
-        last = collapsed[-1] if collapsed else None
-        if cell.status == "not_run" and last is not None and last.status == "not_run":
-            last.last_number = cell.number
-        else:
-            collapsed.append(cell)
-    return collapsed
-
-
-def execute(
-    notebook: nbformat.NotebookNode,
-    workdir: Path,
-    timeouts: Timeouts,
-    seed: int,
-    probe_source: Callable[[], str] | None = None,
-    launch: KernelLaunch | None = None,
-    memory_limit_mb: int | None = None,
-    first_kernel: NotebookRunner | None = None,
-    disk_limit_mb: int | None = None,
-) -> Execution:
-    """Run every code cell, then the probe cell built by `probe_source()` (called only once the cells are done).
-
-    When the kernel dies in a cell (or is stopped for a limit), up to MAX_REPLAYS fresh kernels replay the cells
-    before it, skip it and run the rest, each in the work dir restored as staged; the records of cells after a fatal
-    one come from the replay. One notebook deadline and one whole-run deadline span every attempt.
-    `first_kernel` is the first kernel, already launched by `start_kernel` with the same arguments.
-    """
-    launch = launch or KernelLaunch()
-    record = ExecutionRecord(isolated=launch.isolated, isolation=launch.isolation)
-    started = time.monotonic()
-    whole_run_s = STARTUP_TIMEOUT_S + timeouts.notebook + timeouts.probe + 3 * INTERRUPT_GRACE_S
-    notebook_deadline = Deadline(timeouts.notebook)
-    cells: dict[int, CellRecord] = {}
-    skipped: list[int] = []
-    outcome: _Attempt | None = None
-    host_disk_full = False
-    for attempt in range(MAX_REPLAYS + 1):
-        if attempt == 0:
-            runner = first_kernel or NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb,
-                                                    disk_limit_mb=disk_limit_mb)
-        else:
-            restore(workdir, runner.pristine)
-            runner = NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb, frozenset(skipped),
-                                    disk_limit_mb, runner.pristine)
-        outcome = _attempt(runner, probe_source, started + whole_run_s - time.monotonic(), notebook_deadline)
-        record.memory_peak_mb = round(max(record.memory_peak_mb, outcome.peak_bytes / MiB), 1)
-        record.disk_peak_mb = round(max(record.disk_peak_mb, runner.watch.disk_peak_bytes / MiB), 1)
-        host_disk_full = host_disk_full or runner.watch.host_disk_full
-        if outcome.start_error:
-            break
-        cells.update({i: cell for i, cell in outcome.records.items() if i > max(skipped, default=-1)})
-        record.probe = outcome.probe or record.probe
-        if outcome.fatal_index is None or attempt == MAX_REPLAYS or outcome.watchdog_fired:
-            break
-        skipped.append(outcome.fatal_index)
-    assert outcome is not None
-    record.cells = _collapse_not_run([cells[index] for index in sorted(cells)])
-    record.duration_s = time.monotonic() - started
-    record.status, record.message = _overall_status(record)
-    if outcome.start_error:
-        record.status, record.message = "kernel_died", f"the kernel could not be started: {outcome.start_error}"
-    elif outcome.watchdog_fired:
-        record.status = "timeout"
-        record.message = f"the whole run exceeded {whole_run_s:.0f}s and the kernel was stopped"
-    if skipped:
-        record.replayed = True
-        record.replay_message = _replay_message(skipped)
-        record.message = f"{record.message}; {record.replay_message}"
-    runner.notebook.cells.pop()
-    return Execution(record=record, notebook=runner.notebook, host_disk_full=host_disk_full)
-
-
-def start_kernel(notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, seed: int,
-                 launch: KernelLaunch | None = None, memory_limit_mb: int | None = None,
-                 disk_limit_mb: int | None = None) -> NotebookRunner:
-    """Launch the first kernel for `execute(..., first_kernel=)` now, so that it boots while the grader does other work."""
-    runner = NotebookRunner(notebook, workdir, timeouts, launch or KernelLaunch(), seed, memory_limit_mb,
-                            disk_limit_mb=disk_limit_mb)
-    runner.start()
-    return runner
