@@ -194,9 +194,9 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
 
     staged = launched.staged
     try:
-        module = registry.load_module(rubric.module_name)
-        plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
-                                                                 rubric.exercise), options.quick)
+        exercise = registry.load_exercise(rubric.module_name)
+        plan = probe.make_plan(exercise, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
+                                                                   rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
         tampered: list[str] = []
 
@@ -206,7 +206,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             except probe.ProbeUnreadable as unwritable:
                 tampered.append(str(unwritable))
                 return "pass"
-            return probe.cell_source(rubric.module_name, probe_dirs[-1])
+            return probe.cell_source(exercise, probe_dirs[-1])
 
         execution = execute(launched.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
                             launched.launch, launched.memory_mb, first_kernel=launched.runner,
@@ -221,7 +221,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         measured = None
         if not problem:
             try:
-                measured = probe.read(module, probe_dirs[0])
+                measured = probe.read(exercise, probe_dirs[0])
             except probe.ProbeUnreadable as unreadable:
                 problem = str(unreadable)
         context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=measured, probe_problem=problem,
@@ -360,7 +360,7 @@ def _init_worker(devices: "multiprocessing.Queue[str]") -> None:
 
 
 def _grade_in_worker(job: Job, options: Options) -> GradeResult:
-    registry.load_module(job.rubric.module_name)
+    registry.load_exercise(job.rubric.module_name)
     check_device = "cuda:0" if _worker_device.startswith("cuda:") else "cpu"
     pinned = Options(**{**options.__dict__, "device": _worker_device, "check_device": check_device})
     return grade_one(job.submission, job.rubric, pinned)

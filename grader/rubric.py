@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grader import registry
+from grader.exercise import ExerciseError
 
 EXERCISE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -50,7 +51,7 @@ class CheckSpec(Strict):
 class Rubric(Strict):
     exercise: str
     title: str
-    module: str = Field("", description="module registering the check types; default grader.exercises.<exercise>")
+    module: str = Field("", description="package declaring the exercise's spec; default grader.exercises.<exercise>")
     timeouts: Timeouts = Timeouts()
     memory_limit_mb: int = Field(4096, gt=0)
     threads: int | None = Field(None, gt=0, description="torch's CPU threads in the kernel (OMP_NUM_THREADS and "
@@ -124,16 +125,18 @@ def parse_rubric(raw: Any, source: str) -> Rubric:
 
 
 def check_types_known(rubric: Rubric, source: str) -> None:
-    """Every check type must be registered by the exercise's module."""
+    """Every check type must be declared by the exercise's spec."""
     try:
-        registry.load_module(rubric.module_name)
+        exercise = registry.load_exercise(rubric.module_name)
     except ImportError as error:
         raise RubricError([f"{source}: module: cannot import {rubric.module_name!r} ({error})"]) from None
+    except ExerciseError as error:
+        raise RubricError([f"{source}: module: {line}" for line in error.lines]) from None
     lines = [
         f"{source}: checks[{index}] (id: {check.id}).type: unknown check type {check.type!r}"
-        f" (known: {', '.join(registry.check_names(prefix=rubric.exercise)) or 'none'})"
+        f" (known: {', '.join(sorted(exercise.checks)) or 'none'})"
         for index, check in enumerate(rubric.checks)
-        if not registry.has_check(check.type)
+        if check.type not in exercise.checks
     ]
     if lines:
         raise RubricError(lines)
