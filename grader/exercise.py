@@ -57,6 +57,7 @@ class Exercise:
     title: str
     kernel: str                     # module run beside the student's code, loaded afresh from its file
     plan: Callable[..., Any]        # make_plan(params, generator, quick) -> ProbePlan, in the grader's process
+    plan_params: type[Params]       # validates the rubric's `probe:` section; make_plan receives an instance
     schema: type[BaseModel]         # validates the probe's JSON values
     checks: dict[str, CheckType]
     probe: str = "probe"            # function in `kernel` the probe cell calls
@@ -92,9 +93,12 @@ def kernel_side_problems(path: Path) -> list[str]:
 
 
 def _kernel_problems(exercise: Exercise, where: str) -> list[str]:
-    spec = importlib.util.find_spec(exercise.kernel) if exercise.kernel.startswith("grader.") else None
+    try:
+        spec = importlib.util.find_spec(exercise.kernel)
+    except ImportError:
+        spec = None
     if spec is None or spec.origin is None:
-        return [f"{where}: kernel: no module {exercise.kernel!r} in the grader"]
+        return [f"{where}: kernel: no module {exercise.kernel!r}"]
     lines = kernel_side_problems(Path(spec.origin))
     try:
         module = importlib.import_module(exercise.kernel)
@@ -149,9 +153,20 @@ def verify(exercise: Any, package: str) -> list[str]:
     lines += _kernel_problems(exercise, where)
     if not callable(exercise.plan):
         lines.append(f"{where}: plan: not callable")
+    if not (isinstance(exercise.plan_params, type) and issubclass(exercise.plan_params, Params)):
+        lines.append(f"{where}: plan_params: expected a Params subclass, got {exercise.plan_params!r}")
     if not (isinstance(exercise.schema, type) and issubclass(exercise.schema, BaseModel)):
         lines.append(f"{where}: schema: expected a pydantic BaseModel subclass, got {exercise.schema!r}")
     if not exercise.checks:
         lines.append(f"{where}: checks: no check types declared")
     lines += _check_problems(exercise, where)
+    lines += _dataset_problems(exercise, where)
     return lines
+
+
+def _dataset_problems(exercise: Exercise, where: str) -> list[str]:
+    from grader import data
+
+    known = data.load_builtin_datasets()
+    return [f"{where}: datasets: unknown dataset {name!r} (known: {', '.join(sorted(known))})"
+            for name in exercise.datasets if name not in known]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import logging
 import multiprocessing
@@ -26,7 +25,7 @@ import nbformat
 from pydantic import ValidationError
 
 import grader
-from grader import data, gradebook, installs, kernel_env, registry, report, sandbox
+from grader import data, gradebook, installs, kernel_env, registry, report, sandbox, sources
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
 from grader.gradebook import Fingerprint
@@ -303,8 +302,6 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
     """Everything a stored result depends on; a rerun reuses the result only while all of it is unchanged."""
     assert submission.notebook is not None
     reference = options.course_root / "reference" / f"{rubric.exercise}.ipynb" if options.course_root else None
-    spec = importlib.util.find_spec(rubric.module_name)
-    module_file = spec.origin if spec is not None else None
     settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options),
                 "kernel_env": kernel_env.current(options.course_root).built_key,
                 "disk_limit_mb": disk_limit_mb(rubric, options)}
@@ -312,7 +309,7 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
         notebook_sha256=notebook_sha or sha256_of_submission(submission.notebook),
         rubric_sha256=hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),
         reference_sha256=_sha256_or_empty(reference),
-        module_sha256=_sha256_or_empty(Path(module_file) if module_file else None),
+        module_sha256=sources.exercise_sources_sha256(rubric.module_name),
         grader_version=grader.__version__,
         settings=json.dumps(settings, sort_keys=True),
     )

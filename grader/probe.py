@@ -64,8 +64,9 @@ class ProbeUnreadable(Exception):
 
 
 def make_plan(exercise: Exercise, params: dict[str, Any], seed: int, quick: bool) -> ProbePlan:
-    """Ask the exercise for the probe's inputs."""
-    return exercise.plan(params, torch.Generator().manual_seed(seed), quick)
+    """Ask the exercise for the probe's inputs, given the rubric's `probe:` section (validated by the rubric's
+    loader against the exercise's plan_params)."""
+    return exercise.plan(exercise.plan_params.model_validate(params), torch.Generator().manual_seed(seed), quick)
 
 
 FOLDER_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -85,7 +85,8 @@ class Broken(TorchLayout):
         return super().forward(x, h) * 0.5
 
 
-def run_search(module: nn.Module, forms=gru_checks.VALID_FORMS, size_in=I, hidden=H, **kwargs) -> gru_checks.SearchResult:
+def run_search(module: nn.Module, forms=gru_checks.VALID_FORMS, size_in=I, hidden=H,
+               **kwargs) -> gru_checks.SearchResult:
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for param in module.parameters():
@@ -221,7 +222,8 @@ class SigmoidCandidate(nn.Module):
 
 def probe_cell(cell_class, size_in=I, hidden=H):
     """The probe and the cell's identification, in this process (no kernel): one configuration."""
-    plan = gru_plan.make_plan({"configs": [[3, 5, size_in, hidden]]}, torch.Generator().manual_seed(5), quick=True)
+    params = gru_plan.PlanParams(configs=[[3, 5, size_in, hidden]])
+    plan = gru_plan.make_plan(params, torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
     gru_kernel.probe({"GRUCell": cell_class}, plan.spec, plan.inputs, recorder)
     data = ProbeData(gru_schema.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
@@ -264,7 +266,7 @@ def test_a_cell_too_big_to_read_by_behaviour_says_so():
 
 
 def test_behaviour_says_what_it_saw():
-    plan = gru_plan.make_plan({"configs": [[3, 5, I, H]]}, torch.Generator().manual_seed(5), quick=True)
+    plan = gru_plan.make_plan(gru_plan.PlanParams(configs=[[3, 5, I, H]]), torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
     gru_kernel.probe({"GRUCell": SigmoidCandidate}, plan.spec, plan.inputs, recorder)
     data = ProbeData(gru_schema.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)

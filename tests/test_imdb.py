@@ -404,8 +404,8 @@ def test_probe_finds_models_by_structure_and_scores_them() -> None:
     namespace = {"rnn_model": rnn, "best": lstm, "lstm_model": lstm, "small": one_layer, "layer": nn.LSTM(4, 4),
                  "_": lstm, "predict_sentiment": predict_sentiment, "text": "not a model"}
     recorder = Recorder()
-    imdb_kernel.probe(namespace, {"function": "predict_sentiment", "texts": ["good", "bad", "good"], "max_candidates": 3,
-                           "seconds_per_model": 60}, {}, recorder)
+    imdb_kernel.probe(namespace, {"function": "predict_sentiment", "texts": ["good", "bad", "good"],
+                                  "max_candidates": 3, "seconds_per_model": 60}, {}, recorder)
     values = imdb_schema.ProbeValues.model_validate(recorder.values)
     assert [(m.kind, m.names) for m in values.models] == [
         ("rnn", ["rnn_model"]), ("bilstm", ["best", "lstm_model"]), ("lstm", ["small"])]
@@ -512,9 +512,10 @@ def test_counts_with_the_tutorial_sizes_layer_by_layer() -> None:
 
 
 def test_plan_draws_held_back_texts_and_keeps_the_labels(quick_cache: Path) -> None:
-    plan = imdb_plan.make_plan(RUBRIC.probe, torch.Generator().manual_seed(1), quick=True)
-    again = imdb_plan.make_plan(RUBRIC.probe, torch.Generator().manual_seed(1), quick=True)
-    other = imdb_plan.make_plan(RUBRIC.probe, torch.Generator().manual_seed(2), quick=True)
+    params = imdb_plan.PlanParams.model_validate(RUBRIC.probe)
+    plan = imdb_plan.make_plan(params, torch.Generator().manual_seed(1), quick=True)
+    again = imdb_plan.make_plan(params, torch.Generator().manual_seed(1), quick=True)
+    other = imdb_plan.make_plan(params, torch.Generator().manual_seed(2), quick=True)
     assert len(plan.spec["texts"]) == RUBRIC.probe["sample"]["quick"] == len(plan.labels)
     assert plan.spec["texts"] == again.spec["texts"] and plan.spec["texts"] != other.spec["texts"]
     assert "labels" not in plan.spec and set(plan.labels) == {0, 1}

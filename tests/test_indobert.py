@@ -106,7 +106,7 @@ def _context(printed: list[str], quick: bool = True, **outputs: str) -> CheckCon
     cells = [CellRecord(number=i + 1, status="ok", stdout=text) for i, text in enumerate(printed)]
     if outputs:
         cells.append(CellRecord(number=len(cells) + 1, status="ok", **outputs))
-    plan = indobert_plan.make_plan(rubric.probe, None, quick)
+    plan = indobert_plan.make_plan(indobert_plan.PlanParams.model_validate(rubric.probe), None, quick)
     return CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=None, probe_problem="no probe",
                         execution=ExecutionRecord(status="completed", cells=cells), notebook=None, quick=quick)
 
@@ -193,7 +193,7 @@ def test_one_line_may_report_both_splits():
 
 def test_no_validation_f1_fails_the_report_without_a_probe():
     outcome = indobert_checks.reported_metrics(_context(["training done\n(Epoch 1) TRAIN LOSS:0.5\n"]), tolerance=0.02,
-                                        reference_curve={"quick": [0.5], "full": []})
+                                               reference_curve=indobert_checks.ReferenceCurve(quick=[0.5]))
     assert outcome.fraction == 0 and "No validation F1 was reported" in outcome.message
     assert outcome.details["where the figures were read"] == {"train": "cell 1, output"}
 
@@ -207,7 +207,8 @@ def _evaluation(masked: list[list[int]] | None = None) -> Evaluation:
 
 
 def _mismatch(value: float, earlier: float = 0.0, masked: list[list[int]] | None = None) -> str:
-    reports = [indobert_checks.Reported("VALID", n, {"F1": f1}, f"cell {n}, output") for n, f1 in ((1, earlier), (2, value))]
+    reports = [indobert_checks.Reported("VALID", n, {"F1": f1}, f"cell {n}, output")
+               for n, f1 in ((1, earlier), (2, value))]
     return indobert_checks._mismatch(reports[-1], reports, _evaluation(masked), 0.02)
 
 
@@ -237,11 +238,13 @@ def test_mismatch_names_an_earlier_epoch_and_a_weighted_f1():
 def test_quick_mode_needs_the_majority_class_beaten_and_says_so():
     label, accuracy, macro_f1 = indobert_checks.majority_baseline(VALID)
     assert (label, accuracy, macro_f1) == ("positive", 0.55, pytest.approx((2 * 0.55 / 1.55) / 3))
-    quick = indobert_checks._bar(_context([]), _evaluation(), "macro_f1", {"reference": 0.91, "within": 0.03},
-                          {"margin": 0.15})
+    quick = indobert_checks._bar(_context([]), _evaluation(), "macro_f1",
+                                 indobert_checks.FullBar(reference=0.91, within=0.03),
+                                 indobert_checks.QuickBar(margin=0.15))
     assert quick.needed == pytest.approx(macro_f1 + 0.15) and "decided in quick mode" in quick.why
     full = indobert_checks._bar(_context([], quick=False), _evaluation(), "accuracy",
-                         {"minimum": 0.85, "reference": 0.91, "within": 0.03}, {"margin": 0.1})
+                                indobert_checks.FullBar(minimum=0.85, reference=0.91, within=0.03),
+                                indobert_checks.QuickBar(margin=0.1))
     assert full.needed == pytest.approx(0.88) and full.baseline == 0.55 and "decided in full mode" in full.why
 
 

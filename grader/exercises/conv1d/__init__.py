@@ -13,6 +13,7 @@ EXERCISE = Exercise(
     title="Conv1D from scratch",
     kernel="grader.exercises.conv1d.kernel",
     plan=plan.make_plan,
+    plan_params=plan.PlanParams,
     schema=schema.ProbeValues,
     checks={
         "conv1d.constructible": CheckType(checks.constructible),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import torch
+from pydantic import Field
 
+from grader.exercise import Params
 from grader.exercises.conv1d.kernel import GROUPS
 from grader.probe import ProbePlan
 
@@ -19,13 +21,22 @@ def _config_inputs(key: str, config: list[int], generator: torch.Generator) -> d
     }
 
 
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
+Config = Annotated[list[int], Field(min_length=5, max_length=5, description="batch, in, out, kernel width, length")]
+
+
+class PlanParams(Params):
+    """The rubric's `probe:` section."""
+
+    class_name: str = "Conv1D"
+    constructor_args: list[Annotated[list[int], Field(min_length=3, max_length=3)]] = Field(min_length=1)
+    configs: list[Config] = Field(min_length=1)
+    edge: list[Config] = []
+
+
+def make_plan(params: PlanParams, generator: torch.Generator, quick: bool) -> ProbePlan:
     """Random inputs for every configuration (batch, in, out, k, length), impulses, and a zero input."""
     spec = {
-        "class_name": params.get("class_name", "Conv1D"),
-        "constructor_args": params["constructor_args"],
-        "configs": params["configs"],
-        "edge": params.get("edge", []),
+        **params.model_dump(),
         "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
     }
     inputs: dict[str, torch.Tensor] = {}

@@ -15,6 +15,7 @@ EXERCISE = Exercise(
     title="GRU from scratch",
     kernel="grader.exercises.gru.kernel",
     plan=plan.make_plan,
+    plan_params=plan.PlanParams,
     schema=schema.ProbeValues,
     checks={
         "gru.constructible": CheckType(checks.constructible),

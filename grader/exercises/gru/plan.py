@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import torch
+from pydantic import Field
 
 from grader.checks.recurrent import recurrent_inputs
+from grader.exercise import Params
 from grader.exercises.gru.kernel import GROUPS
 from grader.probe import ProbePlan
 
@@ -15,13 +17,22 @@ BEHAVIOUR_ROWS = 16        # design inputs for the one-element-at-a-time respons
 FIT_ROWS = 48              # inputs a behavioural reading must reproduce, on each of two parameter draws
 
 
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
+Config = Annotated[list[int], Field(min_length=4, max_length=4, description="batch, time, input, hidden")]
+
+
+class PlanParams(Params):
+    """The rubric's `probe:` section; `square` configurations have batch = time, to tell the axes apart."""
+
+    cell_class: str = "GRUCell"
+    layer_class: str = "GRU"
+    configs: list[Config] = Field(min_length=1)
+    square: list[Config] = []
+
+
+def make_plan(params: PlanParams, generator: torch.Generator, quick: bool) -> ProbePlan:
     """Inputs for every configuration (batch, time, input, hidden): one step, a sequence, and a bigger batch."""
     spec = {
-        "cell_class": params.get("cell_class", "GRUCell"),
-        "layer_class": params.get("layer_class", "GRU"),
-        "configs": params["configs"],
-        "square": params.get("square", []),
+        **params.model_dump(),
         "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
     }
     inputs: dict[str, torch.Tensor] = {}

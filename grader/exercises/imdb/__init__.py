@@ -19,6 +19,7 @@ EXERCISE = Exercise(
     title="IMDb sentiment: basic RNN vs 2-layer bidirectional LSTM",
     kernel="grader.exercises.imdb.kernel",
     plan=plan.make_plan,
+    plan_params=plan.PlanParams,
     schema=schema.ProbeValues,
     checks={
         "imdb.rnn_trained": CheckType(checks.rnn_trained, checks.RnnTrainedParams),

@@ -363,18 +363,32 @@ class Bar:
     why: str
 
 
-def _bar(ctx: CheckContext, result: Evaluation, metric: str, full: dict[str, float], quick: dict[str, float]) -> Bar:
+class FullBar(CheckParams):
+    """Full mode (IndoBERT itself): at least `minimum`, and within `within` of the reference's result."""
+
+    reference: float
+    within: float
+    minimum: float = 0.0
+
+
+class QuickBar(CheckParams):
+    """Quick mode (the stand-in): beat the majority class by `margin`."""
+
+    margin: float
+
+
+def _bar(ctx: CheckContext, result: Evaluation, metric: str, full: FullBar, quick: QuickBar) -> Bar:
     """Quick mode (the stand-in) can only tell that the pipeline learns: beat the majority class by a margin.
     Full mode (IndoBERT) needs the minimum and closeness to the reference's result."""
     label, accuracy, macro_f1 = majority_baseline(result.confusion)
     baseline = accuracy if metric == "accuracy" else macro_f1
     if ctx.quick:
-        return Bar(baseline + quick["margin"], baseline,
+        return Bar(baseline + quick.margin, baseline,
                    f"decided in quick mode: beat the majority class (every review '{label}', {baseline:.2f}) by "
-                   f"{quick['margin']:.2f}; closeness to IndoBERT's results is judged in full mode")
-    needed = max(full.get("minimum", 0.0), full["reference"] - full["within"])
-    return Bar(needed, baseline, f"decided in full mode: at least {full.get('minimum', 0.0):.2f} and within "
-                                 f"{full['within']:.2f} of the reference's {full['reference']:.2f}")
+                   f"{quick.margin:.2f}; closeness to IndoBERT's results is judged in full mode")
+    needed = max(full.minimum, full.reference - full.within)
+    return Bar(needed, baseline, f"decided in full mode: at least {full.minimum:.2f} and within "
+                                 f"{full.within:.2f} of the reference's {full.reference:.2f}")
 
 
 def _scored(name: str, value: float, bar: Bar, result: Evaluation, details: dict[str, Any]) -> Outcome:
@@ -396,12 +410,12 @@ def _evaluated(ctx: CheckContext) -> Evaluation | Outcome:
         return Outcome.failed(f"Not measured: {problem}.")
 
 
-class MacroF1Params(CheckParams):
-    full: dict[str, float]
-    quick: dict[str, float]
+class BarParams(CheckParams):
+    full: FullBar
+    quick: QuickBar
 
 
-def macro_f1(ctx: CheckContext, full: dict[str, float], quick: dict[str, float]) -> Outcome:
+def macro_f1(ctx: CheckContext, full: FullBar, quick: QuickBar) -> Outcome:
     """Macro-F1 on the labelled evaluation set, re-measured in the grader's process."""
     result = _evaluated(ctx)
     if isinstance(result, Outcome):
@@ -411,12 +425,7 @@ def macro_f1(ctx: CheckContext, full: dict[str, float], quick: dict[str, float])
                    {"F1 per class": per_class})
 
 
-class AccuracyParams(CheckParams):
-    full: dict[str, float]
-    quick: dict[str, float]
-
-
-def accuracy(ctx: CheckContext, full: dict[str, float], quick: dict[str, float]) -> Outcome:
+def accuracy(ctx: CheckContext, full: FullBar, quick: QuickBar) -> Outcome:
     """Accuracy on the labelled evaluation set, re-measured in the grader's process."""
     result = _evaluated(ctx)
     if isinstance(result, Outcome):
@@ -712,17 +721,24 @@ def _mismatch(reported: Reported, valid: list[Reported], result: Evaluation, tol
             f"(tolerance {tolerance:.2f}).")
 
 
+class ReferenceCurve(CheckParams):
+    """The reference run's validation F1 per epoch, in each mode (empty: not compared)."""
+
+    full: list[float] = []
+    quick: list[float] = []
+
+
 class ReportedMetricsParams(CheckParams):
     tolerance: float
-    reference_curve: dict[str, list[float]]
-    without_training_log: float
+    reference_curve: ReferenceCurve
+    without_training_log: float = 0.6
 
 
-def reported_metrics(ctx: CheckContext, tolerance: float, reference_curve: dict[str, list[float]],
+def reported_metrics(ctx: CheckContext, tolerance: float, reference_curve: ReferenceCurve,
                      without_training_log: float = 0.6) -> Outcome:
     """Per-epoch training and validation metrics are reported, and the final validation F1 is the grader's."""
     reports = notebook_reports(ctx)
-    curve = reference_curve["quick" if ctx.quick else "full"]
+    curve = reference_curve.quick if ctx.quick else reference_curve.full
     details: dict[str, Any] = {"per-epoch figures against the reference": _curves(reports, curve),
                                "where the figures were read": _found_where(reports) or "nowhere"}
     valid = [report for report in reports if report.split == "VALID" and "F1" in report.metrics]

@@ -14,6 +14,7 @@ EXERCISE = Exercise(
     title="RNN language model",
     kernel="grader.exercises.rnn_lm.kernel",
     plan=plan.make_plan,
+    plan_params=plan.PlanParams,
     schema=schema.ProbeValues,
     checks={
         "rnn_lm.cell": CheckType(checks.cell),

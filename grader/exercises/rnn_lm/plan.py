@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import torch
+from pydantic import Field
 
 from grader.checks.recurrent import recurrent_inputs
+from grader.exercise import Params
 from grader.probe import ProbePlan
 
 
@@ -34,18 +36,55 @@ def lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
+class Names(Params):
+    """What the notebook calls each piece (the slides' names by default)."""
+
+    cell: str = "RNNCell"
+    rnn: str = "RNN"
+    dataset: str = "Dataset"
+    model: str = "Model"
+    train: str = "train"
+    predict: str = "predict"
+
+
+class Learn(Params):
+    """How the grader trains the student's Model with their own train(), and the text it learns."""
+
+    sequence_length: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    max_epochs: int = Field(gt=0)
+    eval_windows: int = Field(gt=0)
+    text: str = Field(min_length=1)
+
+
+class Predict(Params):
+    prompt: str
+    next_words: int = Field(gt=0)
+
+
+class PlanParams(Params):
+    """The rubric's `probe:` section."""
+
+    names: Names = Names()
+    configs: list[Annotated[list[int], Field(min_length=4, max_length=4)]] = Field(
+        min_length=1, description="batch, time, input, hidden")
+    dataset_sequence_length: int = Field(gt=0)
+    learn: Learn
+    predict: Predict
+
+
+def make_plan(params: PlanParams, generator: torch.Generator, quick: bool) -> ProbePlan:
     """Cell and RNN inputs, a corpus for the Dataset, and the windows of the rubric's text the loss is measured on."""
-    learn = params["learn"]
-    words = text_words(learn["text"])
-    windows = torch.randperm(len(words) - learn["sequence_length"], generator=generator)[:learn["eval_windows"]]
+    learn = params.learn
+    words = text_words(learn.text)
+    windows = torch.randperm(len(words) - learn.sequence_length, generator=generator)[:learn.eval_windows]
     spec = {
-        "names": params["names"],
-        "configs": params["configs"],
-        "dataset": {"sequence_length": params["dataset_sequence_length"], "documents": _corpus(generator)},
-        "learn": {**{k: v for k, v in learn.items() if k != "text"}, "documents": lines(learn["text"]),
+        "names": params.names.model_dump(),
+        "configs": params.configs,
+        "dataset": {"sequence_length": params.dataset_sequence_length, "documents": _corpus(generator)},
+        "learn": {**learn.model_dump(exclude={"text"}), "documents": lines(learn.text),
                   "starts": sorted(windows.tolist())},
-        "predict": params["predict"],
+        "predict": params.predict.model_dump(),
         "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
     }
     inputs: dict[str, torch.Tensor] = {}
