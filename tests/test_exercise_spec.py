@@ -74,7 +74,7 @@ def spec(**changes) -> Exercise:
 
 def test_every_shipped_exercise_is_discovered_and_verified():
     exercises = registry.load_builtin_exercises()
-    assert {"conv1d", "gru", "rnn_lm", "imdb", "indobert"} <= set(exercises)
+    assert {"conv1d", "gru", "rnn_lm", "imdb", "indobert", "lstm"} <= set(exercises)
     for exercise in exercises.values():
         assert exercise.package == f"grader.exercises.{exercise.id}"
         assert verify(exercise, exercise.package) == []

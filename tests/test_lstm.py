@@ -7,9 +7,10 @@ import torch
 import torch.nn as nn
 
 from conftest import ROOT, grade_notebook, repo_rubric
-from grader.exercises import lstm
+from grader.exercises.lstm import (checks as lstm_checks, kernel as lstm_kernel, plan as lstm_plan,
+                                   schema as lstm_schema)
+from grader.kernel.runtime import Recorder
 from grader.probe import ProbeData
-from grader.probe_runtime import Recorder
 
 I, H = 4, 6
 
@@ -170,12 +171,13 @@ class ReturnsH(PerGate):
 
 def probe_cell(cell_class, size_in=I, hidden=H):
     """The probe and the cell's identification, in this process (no kernel): one configuration."""
-    plan = lstm.make_plan({"configs": [[3, 5, size_in, hidden]]}, torch.Generator().manual_seed(5), quick=True)
+    params = lstm_plan.PlanParams(configs=[[3, 5, size_in, hidden]])
+    plan = lstm_plan.make_plan(params, torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
-    lstm.probe({"LSTMCell": cell_class}, plan.spec, plan.inputs, recorder)
-    data = ProbeData(lstm.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
+    lstm_kernel.probe({"LSTMCell": cell_class}, plan.spec, plan.inputs, recorder)
+    data = ProbeData(lstm_schema.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
     run = data.values.cells["configs"][0]
-    return lstm.identify(data, plan.inputs, run, "configs/0")
+    return lstm_checks.identify(data, plan.inputs, run, "configs/0")
 
 
 # --------------------------------------------------------------------------- readings of the tensors
@@ -190,7 +192,7 @@ def probe_cell(cell_class, size_in=I, hidden=H):
 ])
 def test_every_layout_is_read_from_its_tensors(cell_class, reading, source, size_in, hidden):
     found, why = probe_cell(cell_class, size_in, hidden)
-    assert not why and found.form == lstm.VALID_FORM and found.behaviour is None
+    assert not why and found.form == lstm_checks.VALID_FORM and found.behaviour is None
     if hidden == 6:
         assert reading in found.reading and found.mapping.sources[source[0]] == source[1]
     assert found.tried < 200
@@ -206,7 +208,7 @@ def test_the_bias_count_follows_the_reading():
 
 def test_behaviour_reads_a_cell_whose_tensors_fit_no_block_reading():
     found, why = probe_cell(FlatVector)
-    assert not why and found.behaviour is not None and found.form == lstm.VALID_FORM
+    assert not why and found.behaviour is not None and found.form == lstm_checks.VALID_FORM
     assert found.reading.startswith("matched by behaviour")
     assert found.mapping.sources["W_hi"] == "theta (36 elements)"
 
@@ -225,11 +227,12 @@ def test_behaviour_says_what_it_saw():
             return state
 
     assert "no parameters" in probe_cell(NoParameters)[1]
-    plan = lstm.make_plan({"configs": [[3, 5, I, H]]}, torch.Generator().manual_seed(5), quick=True)
+    params = lstm_plan.PlanParams(configs=[[3, 5, I, H]])
+    plan = lstm_plan.make_plan(params, torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
-    lstm.probe({"LSTMCell": SigmoidOutput}, plan.spec, plan.inputs, recorder)
-    data = ProbeData(lstm.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
-    reading = lstm.read_by_behaviour(data, plan.inputs, data.values.cells["configs"][0], "configs/0")
+    lstm_kernel.probe({"LSTMCell": SigmoidOutput}, plan.spec, plan.inputs, recorder)
+    data = ProbeData(lstm_schema.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
+    reading = lstm_checks.read_by_behaviour(data, plan.inputs, data.values.cells["configs"][0], "configs/0")
     assert reading.problem.startswith("with every parameter set to 0 an LSTM returns c' = c/2")
 
 

@@ -12,20 +12,21 @@ import torch
 
 from grader.check import CheckContext, Outcome
 from grader.checks.analysis import class_problem, first_difference, plural, shape_text
-from grader.checks.recurrent import (ATOL, EQUIVALENCE_BATCH, Layout, RTOL, Side, Unit, from_scratch_outcome,
-                                     parse_layout, parse_layouts, recorded_params, sentence, tolerance_gap,
-                                     weight_blocks)
+from grader.checks.gate_layouts import (Gate, Layout, Mapping, Side, bias_vector, block_source, element_labels,
+                                        flat_params, parse_layout, parse_layouts, recorded_params, weight_blocks,
+                                        weight_source)
+from grader.checks.recurrent import ATOL, EQUIVALENCE_BATCH, RTOL, from_scratch_outcome, sentence, tolerance_gap
 from grader.exercise import CheckParams
-from grader.exercises.gru.kernel import (BACKGROUND, DRIVER_FLOOR, EFFECT, GROUPS, Role, _close, _drivers, _explain,
-                                         _logit, element_roles)
+from grader.exercises.gru.kernel import BACKGROUND, GROUPS, Role, element_roles
+from grader.kernel.recurrent import DRIVER_FLOOR, EFFECT, close, drivers, explain, logit
 from grader.exercises.gru.plan import BEHAVIOUR_ROWS, FIT_ROWS
 from grader.exercises.gru.schema import CellRun, LayerRun
-from grader.probe import ParamInfo, ProbeData
+from grader.probe import ProbeData
 
 
 SEARCH_BUDGET = 40_000   # candidate (mapping, form) pairs tried before giving up
 BATCH_AXIS = "it steps over the batch axis"
-Gate = str
+MAX_CHUNKS = 6           # a GRU tensor holds at most 6 gate blocks (3 gates × input and hidden side)
 
 
 @dataclass(frozen=True)
@@ -56,31 +57,6 @@ class Form:
 VALID_FORMS = [Form(reset, update) for reset in ("after", "before") for update in ("old", "new")]
 DIAGNOSTIC_FORMS = [Form(reset, update, "sigmoid") for reset in ("after", "before") for update in ("old", "new")] + [
     Form("none", update) for update in ("old", "new")]
-
-
-@dataclass
-class Mapping:
-    """Which rows of which parameter play each gate's role, and the resulting reference parameters."""
-
-    gates: tuple[Gate, ...]
-    w_x: dict[Gate, torch.Tensor]
-    w_h: dict[Gate, torch.Tensor]
-    b_x: dict[Gate, torch.Tensor]
-    b_h: dict[Gate, torch.Tensor]
-    sources: dict[str, str]
-    biases: int   # bias values per gate and hidden unit: 0, 1 or 2
-
-
-def _source(unit: Unit, chunk: int, hidden: int, part: str = "", transposed: bool = False) -> str:
-    """Where a gate's block lives, for the report: 'i2h.weight rows [6:12]', 'W [1, :, :]', 'W_xz (transposed)'."""
-    text = unit.name
-    if unit.labels:
-        text += unit.labels[chunk]
-    elif unit.chunks > 1:
-        axis = "" if unit.kind == "bias" else ("columns " if unit.transposed else "rows ")
-        text += f" {axis}[{chunk * hidden}:{(chunk + 1) * hidden}]"
-    text += f" {part}" if part else ""
-    return text + (" (transposed)" if unit.transposed or transposed else "")
 
 
 def _gate_assignments(layout: Layout, gates: tuple[Gate, ...]) -> Iterator[tuple[dict, dict]]:
@@ -137,7 +113,7 @@ def _bias_vectors(layout: Layout, gates: tuple[Gate, ...], bias: dict, hidden: i
     zero = torch.zeros(hidden, dtype=torch.float64)
     b_x, b_h = dict.fromkeys(gates, zero), dict.fromkeys(gates, zero)
     for (u, c), (g, side) in bias.items():
-        vector = layout.units[u].matrix[c * hidden:(c + 1) * hidden]
+        vector = bias_vector(layout, (u, c), hidden)
         if side == "x" or g != "n":
             b_x[g] = b_x[g] + vector
         else:
@@ -152,16 +128,11 @@ def _mapping(layout: Layout, gates: tuple[Gate, ...], blocks: tuple[dict, dict],
     w_h = {g: blocks_h[ref] for ref, g in h_gate.items()}
     b_x, b_h = _bias_vectors(layout, gates, bias, hidden)
     sources: dict[str, str] = {}
-    for ref, g in x_gate.items():
-        unit = layout.units[ref[0]]
-        part = "" if unit.kind == "x" else ("[h, x] x-part" if flags[1] else "x-part")
-        sources[f"W_x{g}"] = _source(unit, ref[1], hidden, part)
-    for ref, g in h_gate.items():
-        unit = layout.units[ref[0]]
-        part = "" if unit.kind == "h" else ("[h, x] h-part" if flags[1] else "h-part")
-        sources[f"W_h{g}"] = _source(unit, ref[1], hidden, part, transposed=unit.square and flags[0])
+    for side, assigned in (("x", x_gate), ("h", h_gate)):
+        for ref, g in assigned.items():
+            sources[f"W_{side}{g}"] = weight_source(layout, ref, side, hidden, flags)
     for (u, c), (g, side) in bias.items():
-        sources[f"b_{side}{g}"] = _source(layout.units[u], c, hidden)
+        sources[f"b_{side}{g}"] = block_source(layout.units[u], c, hidden)
     return Mapping(gates, w_x, w_h, b_x, b_h, sources, len(bias) // len(gates))
 
 
@@ -238,9 +209,10 @@ def search(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int, x:
     equal share of what is left of the budget, so one wrong reading cannot spend it all."""
     started = time.perf_counter()
     result = SearchResult()
-    layouts = parse_layouts(params, size_in, hidden, fits=lambda layout: not _layout_problem(layout, gates, hidden))
+    layouts = parse_layouts(params, size_in, hidden, "GRU", MAX_CHUNKS,
+                            fits=lambda layout: not _layout_problem(layout, gates, hidden))
     if not layouts or layouts[0].problem:
-        plain = parse_layout(params, size_in, hidden)
+        plain = parse_layout(params, size_in, hidden, "GRU", MAX_CHUNKS)
         result.problem = plain.problem or _layout_problem(plain, gates, hidden)
         return result
     x, h, output = x.double(), h.double(), output.double()
@@ -295,7 +267,7 @@ BY_BEHAVIOUR = ("matched by behaviour: no reading of its tensors as gate blocks 
 
 
 def _reset_role(delta: torch.Tensor, background: torch.Tensor, recurrent: torch.Tensor, h: torch.Tensor,
-                drivers: tuple[list, torch.Tensor]) -> Role | None:
+                driver_matrix: tuple[list, torch.Tensor]) -> Role | None:
     """The r role of an element that did nothing alone, from its effect once W_hn = `recurrent` is switched on.
 
     Then z = ½, so n = 2·h' − h. Reset after the recurrent matmul (nn.GRU): only unit j changes, with
@@ -311,24 +283,24 @@ def _reset_role(delta: torch.Tensor, background: torch.Tensor, recurrent: torch.
         unit = changed[0]
         total = h @ recurrent[unit]
         rate = n[:, unit] / total
-        found = _explain(rate, _logit(rate), torch.sigmoid, (total.abs() > DRIVER_FLOOR), drivers)
+        found = explain(rate, logit(rate), torch.sigmoid, (total.abs() > DRIVER_FLOOR), driver_matrix)
         if found:
             side, column, scale, driver = found
             expected = (torch.tanh(torch.sigmoid(scale * driver) * total) + h[:, unit]) / 2
-            if bool(_close(expected, response[:, unit])):
+            if bool(close(expected, response[:, unit])):
                 return Role("r", side, unit, column, scale, "after")
     strongest = int(delta.abs().amax(0).argmax())
     weights = recurrent[strongest]
     for unit in range(h.shape[1]):
         others = (h * weights).sum(1) / 2 - weights[unit] * h[:, unit] / 2
         rate = (n[:, strongest] - others) / (weights[unit] * h[:, unit])
-        found = _explain(rate, _logit(rate), torch.sigmoid, h[:, unit].abs() > DRIVER_FLOOR, drivers)
+        found = explain(rate, logit(rate), torch.sigmoid, h[:, unit].abs() > DRIVER_FLOOR, driver_matrix)
         if not found:
             continue
         side, column, scale, driver = found
         rates = torch.full_like(h, 0.5)
         rates[:, unit] = torch.sigmoid(scale * driver)
-        if bool(_close((torch.tanh((rates * h) @ recurrent.T) + h) / 2, response).all()):
+        if bool(close((torch.tanh((rates * h) @ recurrent.T) + h) / 2, response).all()):
             return Role("r", side, unit, column, scale, "before")
     return Role("?", "b", strongest, len(changed), 0.0)
 
@@ -342,19 +314,6 @@ class BehaviourReading:
     problem: str = ""
     active: int = 0
     unused: list[str] = field(default_factory=list)
-
-
-def _element_labels(infos: list[ParamInfo]) -> list[str]:
-    """'W[2, 1]' for every parameter element, in the order the probe set them."""
-    return [f"{info.name}{list(index)}" if info.shape else info.name for info in infos
-            for index in itertools.product(*[range(size) for size in info.shape])]
-
-
-def _flat(data: ProbeData, prefix: str, count: int) -> torch.Tensor | None:
-    values = [data.tensors.get(f"{prefix}/param/{i}") for i in range(count)]
-    if any(value is None for value in values):
-        return None
-    return torch.cat([value.double().reshape(-1) for value in values]) if values else torch.zeros(0)
 
 
 def _behaviour_mapping(roles: dict[int, Role], theta: torch.Tensor, size_in: int, hidden: int,
@@ -404,7 +363,7 @@ def read_by_behaviour(data: ProbeData, inputs: dict[str, torch.Tensor], run: Cel
                                         f"{': ' + data.errors[where] if where in data.errors else ''}")
     tensors = {name: data.tensors[f"{where}/{name}"].double() for name in needed}
     design_x, design_h = inputs[f"{key}/design_x"].double(), inputs[f"{key}/design_h"].double()
-    labels = _element_labels(run.params)
+    labels = element_labels(run.params)
     if tuple(tensors["single"].shape) != (len(labels), BEHAVIOUR_ROWS, hidden):
         return BehaviourReading(problem="its behaviour could not be measured (the responses have the wrong shape)")
     difference = first_difference(tensors["base"], design_h / 2, 2 * EFFECT, 1e-4)
@@ -425,11 +384,11 @@ def read_by_behaviour(data: ProbeData, inputs: dict[str, torch.Tensor], run: Cel
     silent = [number for number, role in enumerate(first) if role is None]
     if tensors["second"].shape[0] != len(silent):
         return BehaviourReading(problem="its behaviour changed between the grader's two rounds of measurements")
-    drivers = _drivers(design_x, design_h)
+    driver_matrix = drivers(design_x, design_h)
     roles = {number: role for number, role in enumerate(first) if role}
     unused = []
     for number, response in zip(silent, tensors["second"]):
-        role = _reset_role(response - tensors["background"], tensors["background"], recurrent, design_h, drivers)
+        role = _reset_role(response - tensors["background"], tensors["background"], recurrent, design_h, driver_matrix)
         if role is None:
             unused.append(labels[number])
         elif role.gate == "?":
@@ -467,8 +426,8 @@ def _verify_behaviour(data: ProbeData, inputs: dict[str, torch.Tensor], run: Cel
     z_scales = [role.scale for role in roles.values() if role.gate == "z"]
     update = "new" if z_scales and all(scale < 0 for scale in z_scales) else "old"
     form = Form(resets.pop(), update)
-    draws = [(_flat(data, f"{key}/cell", len(run.params)), f"{key}/cell/behaviour/fit/0"),
-             (_flat(data, f"{key}/cell/behaviour/draw", len(run.params)), f"{key}/cell/behaviour/fit/1")]
+    draws = [(flat_params(data, f"{key}/cell", len(run.params)), f"{key}/cell/behaviour/fit/0"),
+             (flat_params(data, f"{key}/cell/behaviour/draw", len(run.params)), f"{key}/cell/behaviour/fit/1")]
     if any(theta is None or theta.numel() != len(labels) for theta, _ in draws):
         return BehaviourReading(problem="its parameters were not all recorded")
     fit_x, fit_h = inputs[f"{key}/fit_x"].double(), inputs[f"{key}/fit_h"].double()

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 
-from grader.kernel.recurrent import build_and_call_cell, output_kind, randomize_and_record
-from grader.kernel.runtime import class_status, grad_status, param_infos
+from grader.kernel.recurrent import (BEHAVIOUR_ELEMENTS, BEHAVIOUR_SECONDS, DRIVER_FLOOR, EFFECT, build_and_call_cell,
+                                     drivers, element_responses, explain, logit, output_kind, parameter_elements,
+                                     randomize_and_record, record_gradients)
+from grader.kernel.runtime import class_status, param_infos
 
 
 GROUPS = ("configs", "square")
-BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
-BEHAVIOUR_SECONDS = 20.0   # kernel time for the behavioural responses of one cell
 BACKGROUND = 0.5           # the value the second round gives the candidate weights W_hn so the reset gate shows
-
-
-def record_gradients(module: torch.nn.Module, output: Any, key: str, infos: list[dict[str, Any]], rec) -> None:
-    """Backpropagate a loss that uses every output element; record what reached each parameter."""
-    tensors = [t for t in (output if isinstance(output, (tuple, list)) else [output])
-               if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
-    if tensors:
-        rec.attempt(f"{key}/gradients", lambda: sum((t.pow(2).sum() + t.sum()) for t in tensors).backward())
-    for info, (_, param) in zip(infos, module.named_parameters()):
-        info["grad"] = grad_status(param)
 
 
 def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
@@ -45,30 +34,6 @@ def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict,
     return run
 
 
-def _elements(params: list[torch.nn.Parameter]) -> list[tuple[int, tuple[int, ...]]]:
-    """(parameter index, element index) of every parameter element, in named_parameters and row-major order."""
-    return [(index, element) for index, param in enumerate(params)
-            for element in itertools.product(*[range(size) for size in param.shape])]
-
-
-def _responses(cell: torch.nn.Module, params: list, elements: list, chosen: list[int], x: torch.Tensor,
-               h: torch.Tensor, deadline: float) -> torch.Tensor:
-    """The cell's outputs with each chosen element set to 1 in turn (the other parameters left as they are)."""
-    outputs = []
-    for number in chosen:
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"the cell's responses took over {BEHAVIOUR_SECONDS:.0f} s")
-        index, element = elements[number]
-        kept = params[index][element].item()
-        params[index][element] = 1.0
-        output = cell(x, h)
-        params[index][element] = kept
-        if not isinstance(output, torch.Tensor):
-            raise TypeError(f"it returned a {type(output).__name__}")
-        outputs.append(output.detach().double())
-    return torch.stack(outputs) if outputs else torch.zeros(0, *x.shape[:1], h.shape[1], dtype=torch.float64)
-
-
 def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, rec) -> None:
     """Kernel side: what the grader needs to read the cell by behaviour when no reading of its tensors fits.
 
@@ -78,7 +43,7 @@ def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, r
     restored afterwards. The grader redoes every classification itself and verifies the result on both draws.
     """
     params = [param for _, param in cell.named_parameters()]
-    elements = _elements(params)
+    elements = parameter_elements(params)
     where = f"{key}/cell/behaviour"
     if len(elements) > BEHAVIOUR_ELEMENTS:
         rec.errors[where] = f"it has {len(elements)} parameter elements (at most {BEHAVIOUR_ELEMENTS})"
@@ -96,7 +61,7 @@ def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, r
             param.zero_()
         base = cell(*design)
         rec.tensor(f"{where}/base", base)
-        singles = _responses(cell, params, elements, list(range(len(elements))), *design, deadline)
+        singles = element_responses(cell, params, elements, list(range(len(elements))), *design, deadline)
         rec.tensor(f"{where}/single", singles)
         roles = element_roles(base.detach().double(), singles, *design)
         background = [number for number, role in enumerate(roles) if role and (role.gate, role.side) == ("n", "h")]
@@ -105,7 +70,7 @@ def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, r
             index, element = elements[number]
             params[index][element] = BACKGROUND
         rec.tensor(f"{where}/background", cell(*design))
-        rec.tensor(f"{where}/second", _responses(cell, params, elements, silent, *design, deadline))
+        rec.tensor(f"{where}/second", element_responses(cell, params, elements, silent, *design, deadline))
 
     try:
         with torch.no_grad():
@@ -187,10 +152,6 @@ def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, tor
     rec.put("layers", layers)
 
 
-EFFECT = 1e-5          # a change in an output smaller than this is no change (outputs are float32)
-DRIVER_FLOOR = 0.1     # design rows whose driving input is smaller than this say little about a scale
-
-
 @dataclass(frozen=True)
 class Role:
     """What one parameter element does in a GRU: gate z, n or r ('?' when no GRU weight explains it); on an input
@@ -205,40 +166,6 @@ class Role:
     reset: str = ""
 
 
-def _logit(p: torch.Tensor) -> torch.Tensor:
-    """log(p / (1 − p)); NaN outside (0, 1). (torch.logit is orders of magnitude slower on small CPU tensors.)"""
-    return torch.log(p) - torch.log1p(-p)
-
-
-def _drivers(x: torch.Tensor, h: torch.Tensor) -> tuple[list[tuple[Literal["x", "h", "b"], int]], torch.Tensor]:
-    """The quantities a GRU weight multiplies — each input column, each hidden column, 1 for a bias — as the
-    columns of one [rows, I + H + 1] matrix, with their names."""
-    names = [("x", i) for i in range(x.shape[1])] + [("h", m) for m in range(h.shape[1])] + [("b", 0)]
-    return names, torch.cat([x, h, torch.ones(x.shape[0], 1, dtype=torch.float64)], dim=1)
-
-
-def _close(actual: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
-    """Per column (or overall for vectors): every row within the tolerance of a response."""
-    return ((actual - expected).abs() <= 2 * EFFECT + 1e-4 * expected.abs()).all(0)
-
-
-def _explain(observed: torch.Tensor, pre: torch.Tensor, from_pre: Callable[[torch.Tensor], torch.Tensor],
-             valid: torch.Tensor, drivers: tuple[list, torch.Tensor]) -> tuple[Literal["x", "h", "b"], int, float,
-                                                                                 torch.Tensor] | None:
-    """The first driver u (with its scale c) for which from_pre(c·u) reproduces `observed` on every `valid`
-    design row, or None; c is the median of pre / u over the rows where both are usable."""
-    names, matrix = drivers
-    usable = (valid & torch.isfinite(pre))[:, None] & (matrix.abs() > DRIVER_FLOOR)
-    ratios = torch.where(usable, pre[:, None] / matrix, torch.nan)
-    scales = ratios.nanmedian(0).values
-    predicted = torch.where(valid[:, None], from_pre(scales * matrix), observed[:, None])
-    fits = _close(predicted, observed[:, None]) & (usable.sum(0) >= 3) & (scales.abs() > 1e-6)
-    if not bool(fits.any()):
-        return None
-    column = int(fits.nonzero()[0])
-    return (*names[column], float(scales[column]), matrix[:, column])
-
-
 def element_roles(base: torch.Tensor, singles: torch.Tensor, x: torch.Tensor, h: torch.Tensor) -> list[Role | None]:
     """Each element's role from the outputs with it alone at 1 and every other parameter 0 (None: no effect).
 
@@ -248,7 +175,7 @@ def element_roles(base: torch.Tensor, singles: torch.Tensor, x: torch.Tensor, h:
     again by the grader, which trusts only its own answer.
     """
     base, x, h = base.double(), x.double(), h.double()
-    drivers = _drivers(x, h)
+    driver_matrix = drivers(x, h)
     roles: list[Role | None] = []
     for response in singles.double():
         delta = response - base
@@ -259,10 +186,10 @@ def element_roles(base: torch.Tensor, singles: torch.Tensor, x: torch.Tensor, h:
         unit, found = units[0], None
         if len(units) == 1:
             y, own = delta[:, unit], h[:, unit]
-            gate = _explain(y, _logit(y / own + 0.5), lambda pre: (torch.sigmoid(pre) - 0.5) * own[:, None],
-                            own.abs() > DRIVER_FLOOR, drivers)
-            candidate = _explain(y, torch.atanh(2 * y), lambda pre: torch.tanh(pre) / 2,
-                                 torch.ones_like(y, dtype=torch.bool), drivers)
+            gate = explain(y, logit(y / own + 0.5), lambda pre: (torch.sigmoid(pre) - 0.5) * own[:, None],
+                           own.abs() > DRIVER_FLOOR, driver_matrix)
+            candidate = explain(y, torch.atanh(2 * y), lambda pre: torch.tanh(pre) / 2,
+                                torch.ones_like(y, dtype=torch.bool), driver_matrix)
             found = ("z", gate) if gate else ("n", candidate) if candidate else None
         if found:
             side, column, scale, _ = found[1]

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from grader.check import CheckContext, Outcome
 from grader.checks.analysis import class_problem, first_difference, plural, shape_text
-from grader.checks.recurrent import (ATOL, EQUIVALENCE_BATCH, RTOL, from_scratch_outcome, parse_layout, recorded_params,
-                                     sentence, tolerance_gap, weight_blocks)
+from grader.checks.gate_layouts import parse_layout, recorded_params, weight_blocks
+from grader.checks.recurrent import ATOL, EQUIVALENCE_BATCH, RTOL, from_scratch_outcome, sentence, tolerance_gap
 from grader.exercise import CheckParams
 from grader.exercises.rnn_lm.kernel import item_indices
 from grader.exercises.rnn_lm.schema import DatasetRun, ModelRun, RNNRun
@@ -44,6 +44,7 @@ def _error(data: ProbeData, *keys: str) -> str | None:
     return None
 
 
+MAX_CHUNKS = 2   # an RNN cell's tensors hold at most one input block and one hidden block
 ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "no activation": lambda t: t}
 
 
@@ -51,7 +52,7 @@ def rnn_cell_search(params: list[tuple[str, torch.Tensor]], size_in: int, hidden
                     h: torch.Tensor, output: torch.Tensor) -> tuple[str | None, str, dict[str, str]]:
     """(activation, '', parameter roles) when the cell is act(W_x x + W_h h + b) for some reading of its
     parameters, tanh read through nn.RNNCell itself; else (None, why not, {})."""
-    layout = parse_layout(params, size_in, hidden, "RNN cell")
+    layout = parse_layout(params, size_in, hidden, "RNN cell", MAX_CHUNKS)
     if layout.problem:
         return None, f"its parameters do not fit an RNN cell: {layout.problem}", {}
     counts = (len(layout.bearing("x")), len(layout.bearing("h")))

@@ -1,12 +1,8 @@
-"""LSTM from scratch (the slides' LSTMCell and LSTM): a cell `forward(x, (h, c)) → (h', c')` and a batch-first layer
-`forward(x, (h0, c0)) → (outputs, (h_T, c_T))` that unrolls it, equal in behaviour to nn.LSTM.
+"""LSTM from scratch, grader side: the checks, run in the grader's own process on what the probe measured.
 
-Kernel side (`make_plan` excepted, everything down to the form search): `probe` builds the student's classes, sets
-their parameters to values drawn from the grader's seed and records them with the outputs on the grader's inputs,
-once more with only the cell state shifted, and the responses the behavioural reading needs.
-Grader side: the checks read the recorded parameters as gate blocks in any layout (grader.exercises.gate_layouts)
-and find each gate from what the outputs reveal: o = h' / tanh(c'), f = Δc' / Δc, then i and g from c' − f·c; when
-no reading of the tensors fits, the cell is read by its behaviour, one parameter element at a time.
+They read the recorded parameters as gate blocks in any layout (grader.checks.gate_layouts) and find each gate from
+what the outputs reveal: o = h' / tanh(c'), f = Δc' / Δc, then i and g from c' − f·c; when no reading of the
+tensors fits, the cell is read by its behaviour, one parameter element at a time.
 """
 
 from __future__ import annotations
@@ -17,308 +13,24 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
 
 import torch
-from pydantic import BaseModel
 
-from grader.analysis import class_problem, first_difference, forbidden_references, from_scratch_outcome, plural, \
-    shape_text
 from grader.check import CheckContext, Outcome
-from grader.exercises.gate_layouts import (DRIVER_FLOOR, EFFECT, BlockRef, Layout, Mapping, bias_vector, block_source,
-                                           drivers, element_labels, explain, flat_params, logit, parse_layout,
-                                           parse_layouts, recorded_params, weight_blocks, weight_source)
-from grader.probe import ParamInfo, ProbeData, ProbePlan
-from grader.probe_runtime import class_status, param_infos
-from grader.registry import check
+from grader.checks.analysis import class_problem, first_difference, plural, shape_text
+from grader.checks.gate_layouts import (BlockRef, Layout, Mapping, bias_vector, block_source, element_labels,
+                                        flat_params, parse_layout, parse_layouts, recorded_params, weight_blocks,
+                                        weight_source)
+from grader.checks.recurrent import ATOL, RTOL, from_scratch_outcome, sentence
+from grader.exercise import CheckParams
+from grader.exercises.lstm.kernel import GROUPS, Role, changed_units, element_roles
+from grader.exercises.lstm.plan import BEHAVIOUR_ROWS, EQUIVALENCE_BATCH, FIT_ROWS
+from grader.exercises.lstm.schema import CellRun, LayerRun
+from grader.kernel.recurrent import DRIVER_FLOOR, EFFECT, drivers, explain, logit
+from grader.probe import ProbeData
 
-ATOL = 1e-4
-RTOL = 1e-4
-PARAM_SCALE = 0.5        # the probe's parameter values: N(0, 0.5²) keeps gates away from saturation
-EQUIVALENCE_BATCH = 32   # rows of the single-step observations the gates are read from
-GROUPS = ("configs", "square")
+
 GATES = ("i", "f", "g", "o")
-MAX_CHUNKS = 8           # 4 gates × input and hidden side
-BEHAVIOUR_ROWS = 16      # design inputs for the one-element-at-a-time responses
-FIT_ROWS = 48            # inputs a behavioural reading must reproduce, on each of two parameter draws
-BEHAVIOUR_ELEMENTS = 4000
-BACKGROUND = 0.5         # the value the second round gives the g elements, so that the input gate shows
+MAX_CHUNKS = 8           # an LSTM tensor holds at most 8 gate blocks (4 gates × input and hidden side)
 BATCH_AXIS = "it steps over the batch axis"
-
-
-# --------------------------------------------------------------------------- plan (grader side)
-
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
-    """Inputs for every configuration (batch, time, input, hidden): one step, single-step observations with the
-    cell state shifted, a sequence, and (first group only) the behavioural design."""
-    spec = {
-        "cell_class": params.get("cell_class", "LSTMCell"),
-        "layer_class": params.get("layer_class", "LSTM"),
-        "configs": params["configs"],
-        "square": params.get("square", []),
-        "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
-    }
-    inputs: dict[str, torch.Tensor] = {}
-    for group in GROUPS:
-        for index, (batch, time, size_in, hidden) in enumerate(spec[group]):
-            key = f"{group}/{index}"
-            inputs.update(_state_inputs(f"{key}/step", batch, size_in, hidden, generator))
-            inputs.update(_state_inputs(f"{key}/many", EQUIVALENCE_BATCH, size_in, hidden, generator))
-            shift = torch.rand(EQUIVALENCE_BATCH, hidden, generator=generator) + 0.5
-            sign = torch.randint(0, 2, (EQUIVALENCE_BATCH, hidden), generator=generator) * 2 - 1
-            inputs[f"{key}/many/c_shift"] = inputs[f"{key}/many/c"] + shift * sign
-            inputs[f"{key}/x"] = torch.randn(batch, time, size_in, generator=generator)
-            inputs[f"{key}/h0"] = torch.rand(batch, hidden, generator=generator) * 2 - 1
-            inputs[f"{key}/c0"] = torch.rand(batch, hidden, generator=generator) * 4 - 2
-            if group == "configs":
-                inputs.update(_state_inputs(f"{key}/design", BEHAVIOUR_ROWS, size_in, hidden, generator))
-                inputs.update(_state_inputs(f"{key}/fit", FIT_ROWS, size_in, hidden, generator))
-    return ProbePlan(spec=spec, inputs=inputs)
-
-
-def _state_inputs(key: str, rows: int, size_in: int, hidden: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    return {f"{key}/x": torch.randn(rows, size_in, generator=generator) * 1.2,
-            f"{key}/h": torch.rand(rows, hidden, generator=generator) * 2 - 1,
-            f"{key}/c": torch.rand(rows, hidden, generator=generator) * 4 - 2}
-
-
-# --------------------------------------------------------------------------- probe (kernel side)
-
-class CellRun(BaseModel):
-    config: list[int]
-    constructed: bool = False
-    params: list[ParamInfo] = []
-    output_kind: str = ""
-    output_shapes: list[list[int]] = []
-    calls: list[str] = []
-
-
-class LayerRun(BaseModel):
-    config: list[int]
-    constructed: bool = False
-    params: list[ParamInfo] = []
-    output_kind: str = ""
-    outputs_shape: list[int] | None = None
-    state_shapes: list[list[int]] = []
-    has_cell: bool = False
-    calls: list[str] = []
-
-
-class ProbeValues(BaseModel):
-    cell_status: Literal["missing", "not_a_class", "not_a_module", "ok"] = "missing"
-    cell_kind: str = ""
-    layer_status: Literal["missing", "not_a_class", "not_a_module", "ok"] = "missing"
-    layer_kind: str = ""
-    cells: dict[str, list[CellRun]] = {}
-    layers: dict[str, list[LayerRun]] = {}
-
-
-def _state_pair(value: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (h, c) pair a cell or layer returned, or a TypeError saying what came instead."""
-    from grader.exercises.gru import output_kind
-
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(t, torch.Tensor) for t in value):
-        return value[0], value[1]
-    raise TypeError(f"{what} returned a {output_kind(value)}, not the pair (h, c)")
-
-
-def _step(cell: torch.nn.Module, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return _state_pair(cell(x, (h, c)), "the cell")
-
-
-def _layer_parts(output: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(outputs, h_T, c_T) from a layer's (outputs, (h_T, c_T)), or a TypeError."""
-    if not (isinstance(output, (tuple, list)) and len(output) == 2 and isinstance(output[0], torch.Tensor)):
-        raise TypeError("the layer did not return (outputs, (h_T, c_T))")
-    return (output[0], *_state_pair(output[1], "the layer's state"))
-
-
-def _record_pairs(rec, key: str, first: tuple, second: tuple) -> None:
-    for name, value in zip(("h1", "c1", "h2", "c2"), (*first, *second)):
-        rec.tensor(f"{key}/{name}", value)
-
-
-def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.exercises.gru import output_kind, randomize_and_record, record_gradients
-    from grader.probe_runtime import trace_torch_calls
-
-    _, _, size_in, hidden = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, cell = rec.attempt(f"{key}/cell/construct", cls, size_in, hidden)
-    run["constructed"] = built and isinstance(cell, torch.nn.Module)
-    if not run["constructed"]:
-        return run
-    run["params"] = param_infos(cell)
-    randomize_and_record(cell, seed + 1, f"{key}/cell", rec)
-    step = [inputs[f"{key}/step/{name}"] for name in "xhc"]
-    with torch.no_grad(), trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/cell/forward", cell, step[0], (step[1], step[2]))
-    run["calls"] = sorted(calls)
-    if not ran:
-        return run
-    run["output_kind"] = output_kind(output)
-    run["output_shapes"] = [list(t.shape) for t in output if isinstance(t, torch.Tensor)] \
-        if isinstance(output, (tuple, list)) else []
-    many = [inputs[f"{key}/many/{name}"] for name in "xhc"]
-    ran, first = rec.attempt(f"{key}/cell/many", _step, cell, *many)
-    if not ran:
-        return run
-    with torch.no_grad():
-        ran, second = rec.attempt(f"{key}/cell/shift", _step, cell, many[0], many[1], inputs[f"{key}/many/c_shift"])
-    if ran:
-        _record_pairs(rec, f"{key}/cell", first, second)
-    record_gradients(cell, first, f"{key}/cell", run["params"], rec)
-    if f"{key}/design/x" in inputs:
-        _probe_behaviour(cell, key, hidden, seed + 7, inputs, rec)
-    return run
-
-
-def _probe_behaviour(cell: torch.nn.Module, key: str, hidden: int, seed: int, inputs: dict, rec) -> None:
-    """Kernel side: what the grader needs to read the cell by behaviour when no reading of its tensors fits.
-
-    The joint output [h', c'] on the fit batch under the probe's parameters and under a second draw; then, all
-    parameters 0, the outputs with each element set to 1 alone; then, with the elements that act as g set to
-    BACKGROUND, the outputs with each element that did nothing set to 1 (so the input gate shows). The parameters
-    are restored afterwards. The grader redoes every classification itself and verifies the result on both draws.
-    """
-    from grader.exercises.gru import _elements, _responses, randomize_and_record
-
-    params = [param for _, param in cell.named_parameters()]
-    elements = _elements(params)
-    where = f"{key}/cell/behaviour"
-    if len(elements) > BEHAVIOUR_ELEMENTS:
-        rec.errors[where] = f"it has {len(elements)} parameter elements (at most {BEHAVIOUR_ELEMENTS})"
-        return
-    saved = [param.detach().clone() for param in params]
-
-    def joint(x: torch.Tensor, hc: torch.Tensor) -> torch.Tensor:
-        return torch.cat(_step(cell, x, hc[:, :hidden], hc[:, hidden:]), dim=1)
-
-    def batch(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return inputs[f"{key}/{name}/x"], torch.cat([inputs[f"{key}/{name}/h"], inputs[f"{key}/{name}/c"]], dim=1)
-
-    design, fit = batch("design"), batch("fit")
-
-    def measure() -> None:
-        import time
-
-        from grader.exercises.gru import BEHAVIOUR_SECONDS
-
-        deadline = time.perf_counter() + BEHAVIOUR_SECONDS
-        rec.tensor(f"{where}/fit/0", joint(*fit))
-        randomize_and_record(cell, seed, f"{where}/draw", rec)
-        rec.tensor(f"{where}/fit/1", joint(*fit))
-        for param in params:
-            param.zero_()
-        base = joint(*design)
-        rec.tensor(f"{where}/base", base)
-        singles = _responses(joint, params, elements, list(range(len(elements))), *design, deadline)
-        rec.tensor(f"{where}/single", singles)
-        roles = element_roles(base.double(), singles, design[0].double(), design[1].double(), hidden)
-        silent = [number for number, role in enumerate(roles) if role is None]
-        for number, role in enumerate(roles):
-            if role and role.gate == "g":
-                index, element = elements[number]
-                params[index][element] = BACKGROUND
-        rec.tensor(f"{where}/background", joint(*design))
-        rec.tensor(f"{where}/second", _responses(joint, params, elements, silent, *design, deadline))
-
-    try:
-        with torch.no_grad():
-            rec.attempt(where, measure)
-    finally:
-        with torch.no_grad():
-            for param, value in zip(params, saved):
-                param.copy_(value)
-
-
-def _unroll(cell: torch.nn.Module, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, steps: int,
-            axis: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The student's own cell stepped along `axis` of x: outputs stacked on dim 1, and the last cell state."""
-    outputs = []
-    for step in range(steps):
-        h, c = _step(cell, x.select(axis, step), h, c)
-        outputs.append(h)
-    return torch.stack(outputs, dim=1), c
-
-
-def _probe_layer(cls: type, cell_cls: Any, key: str, config: list[int], seed: int, inputs: dict,
-                 rec) -> dict[str, Any]:
-    from grader.exercises.gru import output_kind, randomize_and_record, record_gradients
-    from grader.probe_runtime import trace_torch_calls
-
-    batch, time, size_in, hidden = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, layer = rec.attempt(f"{key}/layer/construct", cls, size_in, hidden)
-    run["constructed"] = built and isinstance(layer, torch.nn.Module)
-    if not run["constructed"]:
-        return run
-    run["params"] = param_infos(layer)
-    randomize_and_record(layer, seed + 2, f"{key}/layer", rec)
-    x, h0, c0 = inputs[f"{key}/x"], inputs[f"{key}/h0"], inputs[f"{key}/c0"]
-    with trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/layer/forward", layer, x, (h0, c0))
-    run["calls"] = sorted(calls)
-    if ran:
-        run["output_kind"] = output_kind(output)
-        parsed, parts = rec.attempt(f"{key}/layer/parts", _layer_parts, output)
-        if parsed:
-            run["outputs_shape"] = list(parts[0].shape)
-            run["state_shapes"] = [list(part.shape) for part in parts[1:]]
-            for name, value in zip(("outputs", "h_T", "c_T"), parts):
-                rec.tensor(f"{key}/layer/{name}", value)
-        record_gradients(layer, output if not parsed else parts, f"{key}/layer", run["params"], rec)
-        _probe_layer_step(layer, key, inputs, rec)
-    inner = [m for m in layer.modules() if m is not layer and isinstance(cell_cls, type) and isinstance(m, cell_cls)]
-    run["has_cell"] = bool(inner)
-    if inner:
-        with torch.no_grad():
-            ran, unrolled = rec.attempt(f"{key}/layer/unroll", _unroll, inner[0], x, h0, c0, time, 1)
-            if ran:
-                rec.tensor(f"{key}/layer/unrolled", unrolled[0])
-                rec.tensor(f"{key}/layer/unrolled_c", unrolled[1])
-            if batch == time:
-                ran, walked = rec.attempt(f"{key}/layer/unroll_batch", _unroll, inner[0], x, h0, c0, batch, 0)
-                if ran:
-                    rec.tensor(f"{key}/layer/unrolled_batch", walked[0])
-    return run
-
-
-def _probe_layer_step(layer: torch.nn.Module, key: str, inputs: dict, rec) -> None:
-    """The layer on one-step sequences, twice with only c0 shifted: a layer without a cell inside is read from these
-    as a cell is."""
-    many = [inputs[f"{key}/many/{name}"] for name in "xhc"]
-    x = many[0][:, None]
-    with torch.no_grad():
-        ran, first = rec.attempt(f"{key}/layer/many", lambda: _layer_parts(layer(x, (many[1], many[2])))[1:])
-        if ran:
-            ran, second = rec.attempt(f"{key}/layer/shift", lambda: _layer_parts(
-                layer(x, (many[1], inputs[f"{key}/many/c_shift"])))[1:])
-        if ran:
-            _record_pairs(rec, f"{key}/layer", first, second)
-
-
-def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
-    """Kernel side: build the student's LSTMCell and LSTM on each configuration and record what they compute."""
-    cell_status, cell_kind = class_status(namespace, plan["cell_class"])
-    layer_status, layer_kind = class_status(namespace, plan["layer_class"])
-    rec.put("cell_status", cell_status)
-    rec.put("cell_kind", cell_kind)
-    rec.put("layer_status", layer_status)
-    rec.put("layer_kind", layer_kind)
-    cell_cls, layer_cls = namespace.get(plan["cell_class"]), namespace.get(plan["layer_class"])
-    cells: dict[str, list] = {}
-    layers: dict[str, list] = {}
-    for group in GROUPS:
-        cells[group], layers[group] = [], []
-        for index, config in enumerate(plan[group]):
-            seed = plan["seed"] + 1000 * (GROUPS.index(group) + 1) + 10 * index
-            if cell_status == "ok":
-                cells[group].append(_probe_cell(cell_cls, f"{group}/{index}", config, seed, inputs, rec))
-            if layer_status == "ok":
-                layers[group].append(_probe_layer(layer_cls, cell_cls, f"{group}/{index}", config, seed + 5,
-                                                  inputs, rec))
-    rec.put("cells", cells)
-    rec.put("layers", layers)
 
 
 # --------------------------------------------------------------------------- the reference LSTM (grader side)
@@ -606,71 +318,12 @@ BY_BEHAVIOUR = ("matched by behaviour: no reading of its tensors as gate blocks 
                 f" LSTM whose outputs equal the cell's on two random parameter draws × {FIT_ROWS} inputs")
 
 
-@dataclass(frozen=True)
-class Role:
-    """What one parameter element does in an LSTM: its gate ('?' when none explains it), whether it multiplies an
-    input column, a hidden column or 1 (a bias), for which hidden unit, and its effective weight per unit value."""
-
-    gate: str
-    side: Literal["x", "h", "b"]
-    unit: int
-    column: int
-    scale: float
-
-
-def _single_unit(delta: torch.Tensor) -> list[int]:
-    return (delta.abs().amax(0) > EFFECT).nonzero().flatten().tolist()
-
-
-def element_roles(base: torch.Tensor, singles: torch.Tensor, x: torch.Tensor, hc: torch.Tensor,
-                  hidden: int) -> list[Role | None]:
-    """Each element's role from the joint outputs [h', c'] with it alone at 1 and every other parameter 0.
-
-    With all parameters 0 an LSTM has i = f = o = ½ and g = 0, so c' = c/2 and h' = ½·tanh(c/2). One f element
-    gives c'_j = σ(s·u)·c_j, one g element c'_j = c_j/2 + ½·tanh(s·u), one o element leaves c' and gives
-    h'_j = σ(s·u)·tanh(c_j/2), u being an input column, a hidden column or 1; an i element changes nothing yet
-    (g is 0). Used in the kernel (to choose the second round) and again by the grader, which trusts its own answer.
-    """
-    c = hc[:, hidden:]
-    driver_matrix = drivers(x, hc[:, :hidden])
-    squashed = torch.tanh(c / 2)
-    roles: list[Role | None] = []
-    for response in singles.double():
-        delta = response - base
-        cell_units, hidden_units = _single_unit(delta[:, hidden:]), _single_unit(delta[:, :hidden])
-        if not cell_units and not hidden_units:
-            roles.append(None)
-            continue
-        found = None
-        if len(cell_units) == 1:
-            j = cell_units[0]
-            y, own = delta[:, hidden + j], c[:, j]
-            forget = explain(y, logit(y / own + 0.5), lambda pre: (torch.sigmoid(pre) - 0.5) * own[:, None],
-                             own.abs() > DRIVER_FLOOR, driver_matrix)
-            candidate = explain(y, torch.atanh(2 * y), lambda pre: torch.tanh(pre) / 2,
-                                torch.ones_like(y, dtype=torch.bool), driver_matrix)
-            found = ("f", j, forget) if forget else ("g", j, candidate) if candidate else None
-        elif not cell_units and len(hidden_units) == 1:
-            j = hidden_units[0]
-            y, own = delta[:, j], squashed[:, j]
-            output = explain(y, logit(y / own + 0.5), lambda pre: (torch.sigmoid(pre) - 0.5) * own[:, None],
-                             own.abs() > DRIVER_FLOOR, driver_matrix)
-            found = ("o", j, output) if output else None
-        if found and found[2]:
-            side, column, scale, _ = found[2]
-            roles.append(Role(found[0], side, found[1], column, scale))
-        else:
-            units = cell_units or hidden_units
-            roles.append(Role("?", "b", units[0], len(units), 0.0))
-    return roles
-
-
 def _input_role(delta: torch.Tensor, background: torch.Tensor, c: torch.Tensor, hidden: int,
                 driver_matrix: tuple) -> Role | None:
     """The i role of an element that did nothing alone, from its effect once the g elements are switched on:
     then c'_j = c_j/2 + σ(s·u)·g_j, with g_j = 2·(c'_j − c_j/2) read off the background."""
-    cell_units = _single_unit(delta[:, hidden:])
-    if not cell_units and not _single_unit(delta[:, :hidden]):
+    cell_units = changed_units(delta[:, hidden:])
+    if not cell_units and not changed_units(delta[:, :hidden]):
         return None
     if len(cell_units) != 1:
         return Role("?", "b", (cell_units or [0])[0], len(cell_units), 0.0)
@@ -804,11 +457,6 @@ def _verify_behaviour(data: ProbeData, inputs: dict[str, torch.Tensor], run: Cel
 
 # --------------------------------------------------------------------------- checks (grader side)
 
-def sentence(text: str) -> str:
-    """Capitalised, and ending in a full stop unless it already ends a sentence."""
-    return text[0].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
-
-
 def _class_problem(ctx: CheckContext, data: ProbeData, which: Literal["cell", "layer"]) -> str | None:
     return class_problem(ctx.notebook, ctx.execution, ctx.plan.spec[f"{which}_class"],
                          getattr(data.values, f"{which}_status"), getattr(data.values, f"{which}_kind"))
@@ -918,7 +566,6 @@ def _diagnose(data: ProbeData, key: str, params: list, size_in: int, hidden: int
     return f"no LSTM reading of its parameters reproduces its outputs ({found.tried} tried): {where}"
 
 
-@check("lstm.constructible")
 def constructible(ctx: CheckContext) -> Outcome:
     """LSTMCell(input, hidden) and LSTM(input, hidden) build nn.Modules for every configuration."""
     data = ctx.data()
@@ -974,7 +621,6 @@ def _layer_shape_problem(data: ProbeData, run: LayerRun, key: str) -> str | None
     return None
 
 
-@check("lstm.shapes")
 def shapes(ctx: CheckContext) -> Outcome:
     """LSTMCell returns (h', c') [batch, hidden] each; LSTM returns ([batch, time, hidden], ([batch, hidden] × 2))."""
     data = ctx.data()
@@ -1005,7 +651,6 @@ def _cell_runs(ctx: CheckContext) -> tuple[ProbeData, list[CellRun], Outcome | N
     return data, data.values.cells.get("configs", []), Outcome.failed(sentence(problem)) if problem else None
 
 
-@check("lstm.cell")
 def cell(ctx: CheckContext) -> Outcome:
     """The cell equals a reference LSTM under some reading of its parameters (or of its behaviour)."""
     data, runs, unusable = _cell_runs(ctx)
@@ -1076,7 +721,6 @@ def _layer_problem(data: ProbeData, run: LayerRun, key: str, inputs: dict) -> st
     return None
 
 
-@check("lstm.layer")
 def layer(ctx: CheckContext) -> Outcome:
     """LSTM equals its own LSTMCell unrolled over the time axis, returning (outputs, (h_T, c_T))."""
     data = ctx.data()
@@ -1102,7 +746,6 @@ def _gradient_run(runs: dict[str, list], which: str) -> tuple[str, Any] | None:
     return next((item for item in keyed if item[1].output_kind), next(iter(keyed), None))
 
 
-@check("lstm.gradients")
 def gradients(ctx: CheckContext) -> Outcome:
     """A backward pass reaches every trainable parameter of LSTMCell and LSTM with a finite, non-zero gradient."""
     data = ctx.data()
@@ -1130,7 +773,6 @@ def gradients(ctx: CheckContext) -> Outcome:
     return Outcome.partial((checked - len(bad)) / checked, f"{len(bad)} of {checked} parameters: {sentence(bad[0])}")
 
 
-@check("lstm.param_count")
 def param_count(ctx: CheckContext) -> Outcome:
     """Trainable parameters = 4·H·(I+H), plus the biases found (0, 4H or 8H)."""
     data, runs, unusable = _cell_runs(ctx)
@@ -1164,12 +806,15 @@ def param_count(ctx: CheckContext) -> Outcome:
     return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
 
 
-@check("lstm.from_scratch")
+class FromScratchParams(CheckParams):
+    forbidden_names: list[str]
+    forbidden_call_substrings: list[str]
+
+
 def from_scratch(ctx: CheckContext, forbidden_names: list[str], forbidden_call_substrings: list[str]) -> Outcome:
     """No nn.LSTM, nn.LSTMCell, torch.lstm, torch.lstm_cell or _VF called at run time; the source names where."""
     data = ctx.data()
     names = [ctx.plan.spec["cell_class"], ctx.plan.spec["layer_class"]]
     traced = [run.calls for group in (data.values.cells, data.values.layers) for runs in group.values()
               for run in runs if run.output_kind]
-    static = forbidden_references(ctx.notebook, names, set(forbidden_names))
-    return from_scratch_outcome(" and ".join(names), "LSTM", static, traced, forbidden_call_substrings)
+    return from_scratch_outcome(ctx, names, forbidden_names, traced, forbidden_call_substrings, "LSTM")

@@ -1,9 +1,9 @@
-"""Grader side, shared by the gated recurrent exercises (gru, lstm): reading a cell's recorded parameter tensors as
-gate blocks in any layout, and the primitives for reading a cell by its behaviour when no such reading fits.
+"""Grader side, shared by the recurrent exercises (gru, lstm, rnn_lm): reading a cell's recorded parameter tensors
+as gate blocks in any layout, where each block lives (for the report), and the recorded parameters themselves.
 
-Nothing here runs in the student's kernel. A layout is read from shapes alone: any rank and axis order, fused or
-separate, transposed or not, `[x, h]` concatenations, any number of bias vectors; which block plays which gate is
-for the exercise's own search to decide.
+A layout is read from shapes alone: any rank and axis order, fused or separate, transposed or not, `[x, h]`
+concatenations, any number of bias vectors; which block plays which gate is for the exercise's own search to decide.
+The primitives for reading a cell by its behaviour run in the kernel too: they are in grader.kernel.recurrent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Literal
 
 import torch
 
-from grader.analysis import plural, shape_text
+from grader.checks.analysis import plural, shape_text
 from grader.probe import ParamInfo, ProbeData
 
 Gate = str
@@ -238,47 +238,6 @@ def recorded_params(data: ProbeData, key: str, infos: list[ParamInfo]) -> list[t
     if any(value is None for value in values):
         return None
     return [(info.name, value) for info, value in zip(infos, values)]
-
-
-# --------------------------------------------------------------------------- reading by behaviour: primitives
-
-EFFECT = 1e-5          # a change in an output smaller than this is no change (outputs are float32)
-DRIVER_FLOOR = 0.1     # design rows whose driving input is smaller than this say little about a scale
-Driver = tuple[Literal["x", "h", "b"], int]
-
-
-def logit(p: torch.Tensor) -> torch.Tensor:
-    """log(p / (1 − p)); NaN outside (0, 1). (torch.logit is orders of magnitude slower on small CPU tensors.)"""
-    return torch.log(p) - torch.log1p(-p)
-
-
-def drivers(x: torch.Tensor, h: torch.Tensor) -> tuple[list[Driver], torch.Tensor]:
-    """The quantities a gate weight multiplies — each input column, each hidden column, 1 for a bias — as the
-    columns of one [rows, I + H + 1] matrix, with their names."""
-    names: list[Driver] = [("x", i) for i in range(x.shape[1])] + [("h", m) for m in range(h.shape[1])] + [("b", 0)]
-    return names, torch.cat([x, h, torch.ones(x.shape[0], 1, dtype=torch.float64)], dim=1)
-
-
-def close(actual: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
-    """Per column (or overall for vectors): every row within the tolerance of a response."""
-    return ((actual - expected).abs() <= 2 * EFFECT + 1e-4 * expected.abs()).all(0)
-
-
-def explain(observed: torch.Tensor, pre: torch.Tensor, from_pre: Callable[[torch.Tensor], torch.Tensor],
-            valid: torch.Tensor, driver_matrix: tuple[list[Driver], torch.Tensor],
-            ) -> tuple[Literal["x", "h", "b"], int, float, torch.Tensor] | None:
-    """The first driver u (with its scale c) for which from_pre(c·u) reproduces `observed` on every `valid`
-    design row, or None; c is the median of pre / u over the rows where both are usable."""
-    names, matrix = driver_matrix
-    usable = (valid & torch.isfinite(pre))[:, None] & (matrix.abs() > DRIVER_FLOOR)
-    ratios = torch.where(usable, pre[:, None] / matrix, torch.nan)
-    scales = ratios.nanmedian(0).values
-    predicted = torch.where(valid[:, None], from_pre(scales * matrix), observed[:, None])
-    fits = close(predicted, observed[:, None]) & (usable.sum(0) >= 3) & (scales.abs() > 1e-6)
-    if not bool(fits.any()):
-        return None
-    column = int(fits.nonzero()[0])
-    return (*names[column], float(scales[column]), matrix[:, column])
 
 
 def element_labels(infos: list[ParamInfo]) -> list[str]:
