@@ -14,7 +14,6 @@ from grader.checks.analysis import forbidden_references, plural, shape_text
 from grader.checks.analysis import from_scratch_outcome as scratch_verdict
 from grader.probe import ParamInfo, ProbeData
 
-
 ATOL = 1e-4
 RTOL = 1e-4
 EQUIVALENCE_BATCH = 12

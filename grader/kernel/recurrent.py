@@ -9,7 +9,6 @@ import torch
 
 from grader.kernel.runtime import param_infos
 
-
 PARAM_SCALE = 0.5        # the probe's parameter values: N(0, 0.5²) keeps gates away from saturation
 
 

@@ -22,7 +22,6 @@ from grader.exercises.gru.plan import BEHAVIOUR_ROWS, FIT_ROWS
 from grader.exercises.gru.schema import CellRun, LayerRun
 from grader.probe import ParamInfo, ProbeData
 
-
 SEARCH_BUDGET = 40_000   # candidate (mapping, form) pairs tried before giving up
 BATCH_AXIS = "it steps over the batch axis"
 Gate = str

@@ -12,7 +12,6 @@ import torch
 from grader.kernel.recurrent import build_and_call_cell, output_kind, randomize_and_record
 from grader.kernel.runtime import class_status, grad_status, param_infos
 
-
 GROUPS = ("configs", "square")
 BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
 BEHAVIOUR_SECONDS = 20.0   # kernel time for the behavioural responses of one cell
