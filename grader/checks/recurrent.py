@@ -9,7 +9,6 @@ from grader.check import CheckContext, Outcome
 from grader.checks.analysis import forbidden_references
 from grader.checks.analysis import from_scratch_outcome as scratch_verdict
 
-
 ATOL = 1e-4
 RTOL = 1e-4
 EQUIVALENCE_BATCH = 12

@@ -13,7 +13,6 @@ import torch
 
 from grader.kernel.runtime import grad_status, param_infos
 
-
 PARAM_SCALE = 0.5        # the probe's parameter values: N(0, 0.5²) keeps gates away from saturation
 BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
 BEHAVIOUR_SECONDS = 20.0   # kernel time for the behavioural responses of one cell

@@ -15,7 +15,6 @@ from grader.exercises.conv1d.kernel import GROUPS
 from grader.exercises.conv1d.schema import ConfigRun
 from grader.probe import ProbeData
 
-
 ATOL = 1e-4
 RTOL = 1e-4
 

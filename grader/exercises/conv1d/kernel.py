@@ -8,7 +8,6 @@ import torch
 
 from grader.kernel.runtime import class_status, grad_status, param_infos
 
-
 GROUPS = ("configs", "edge")
 
 

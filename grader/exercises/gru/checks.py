@@ -23,7 +23,6 @@ from grader.exercises.gru.plan import BEHAVIOUR_ROWS, FIT_ROWS
 from grader.exercises.gru.schema import CellRun, LayerRun
 from grader.probe import ProbeData
 
-
 SEARCH_BUDGET = 40_000   # candidate (mapping, form) pairs tried before giving up
 BATCH_AXIS = "it steps over the batch axis"
 MAX_CHUNKS = 6           # a GRU tensor holds at most 6 gate blocks (3 gates × input and hidden side)

@@ -12,7 +12,6 @@ from grader.exercise import Params
 from grader.exercises.gru.kernel import GROUPS
 from grader.probe import ProbePlan
 
-
 BEHAVIOUR_ROWS = 16        # design inputs for the one-element-at-a-time responses
 FIT_ROWS = 48              # inputs a behavioural reading must reproduce, on each of two parameter draws
 

@@ -16,7 +16,6 @@ from grader.exercises.imdb.kernel import KINDS
 from grader.exercises.imdb.schema import ModelRecord, ParamInfo
 from grader.probe import ProbeData
 
-
 ADVANCED = ("bilstm", "lstm", "gru")
 MIN_MEASURED = 20
 SPARKS = "▁▂▃▄▅▆▇█"

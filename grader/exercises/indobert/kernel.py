@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 
-
 FROZEN_NAMES_CAP = 2000
 WEIGHTS_PREFIX = "weights/"
 

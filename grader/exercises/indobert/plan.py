@@ -9,7 +9,6 @@ from pydantic import Field
 from grader.exercise import Params
 from grader.probe import ProbePlan
 
-
 TOKENIZER_CAP_BYTES = 3 * 2**20
 
 

@@ -14,7 +14,6 @@ from grader.exercises.rnn_lm.kernel import item_indices
 from grader.exercises.rnn_lm.schema import DatasetRun, ModelRun, RNNRun
 from grader.probe import ProbeData
 
-
 ROLE_TITLES = {"cell": "RNNCell", "rnn": "RNN", "dataset": "Dataset", "model": "Model", "train": "train",
                "predict": "predict"}
 

@@ -11,7 +11,6 @@ from grader.checks.recurrent import recurrent_inputs
 from grader.exercise import Params
 from grader.probe import ProbePlan
 
-
 CORPUS_WORDS = ("apel", "buku", "cabai", "daun", "ember", "garam", "ikan", "jeruk", "kopi", "lampu")
 CORPUS_COUNTS = (8, 6, 5, 4, 3, 2, 1)   # distinct, so 'sorted by frequency' has exactly one answer
 DOCUMENTS = 3
