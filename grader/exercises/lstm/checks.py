@@ -27,7 +27,6 @@ from grader.exercises.lstm.schema import CellRun, LayerRun
 from grader.kernel.recurrent import DRIVER_FLOOR, EFFECT, drivers, explain, logit
 from grader.probe import ProbeData
 
-
 GATES = ("i", "f", "g", "o")
 MAX_CHUNKS = 8           # an LSTM tensor holds at most 8 gate blocks (4 gates × input and hidden side)
 BATCH_AXIS = "it steps over the batch axis"

@@ -13,7 +13,6 @@ from grader.kernel.recurrent import (BEHAVIOUR_ELEMENTS, BEHAVIOUR_SECONDS, DRIV
                                      randomize_and_record, record_gradients)
 from grader.kernel.runtime import class_status, param_infos, trace_torch_calls
 
-
 GROUPS = ("configs", "square")
 BACKGROUND = 0.5         # the value the second round gives the g elements, so that the input gate shows
 

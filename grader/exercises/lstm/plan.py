@@ -11,7 +11,6 @@ from grader.exercise import Params
 from grader.exercises.lstm.kernel import GROUPS
 from grader.probe import ProbePlan
 
-
 EQUIVALENCE_BATCH = 32   # rows of the single-step observations the gates are read from
 BEHAVIOUR_ROWS = 16      # design inputs for the one-element-at-a-time responses
 FIT_ROWS = 48            # inputs a behavioural reading must reproduce, on each of two parameter draws
