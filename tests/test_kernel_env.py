@@ -124,7 +124,6 @@ def failed_import(module: str) -> ExecutionRecord:
     ("evaluate", env_with(), "lacks the package evaluate;"),
     ("my_helpers.io", env_with(), "has no module my_helpers; if it comes from a PyPI package, the TA adds that "
                                   "package to requirements-kernel.txt"),
-    ("PIL.Image", env_with(), "lacks the package pillow;"),
     ("seaborn", env_with(("seaborn",)), "lacks the package seaborn (listed in requirements-kernel.txt, but the kernel "
                                         "environment is not built; the TA runs `grader env build`)"),
     ("torchvision", env_with(), "must match the grader's torch"),
