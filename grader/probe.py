@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from grader import probe_runtime
+import grader
+from grader import measure_runtime, probe_runtime
 from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
 
 VALUES_CAP_BYTES = 4 * 2**20
@@ -104,25 +105,35 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
     return directory
 
 
-def cell_source(module_name: str, directory: Path) -> str:
+def cell_source(module_name: str, directory: Path, stream: bool = False) -> str:
     """The probe cell: run the exercise's kernel-side probe over the student's namespace.
 
-    The probe runtime and the exercise module are loaded afresh from their files, not taken from the kernel's
-    sys.modules, where the notebook may have replaced or patched them.
+    Every `grader` module is dropped from the kernel's sys.modules, then the package is loaded afresh from its own
+    folder (so `grader.*` imports resolve there, never to a `grader/` the notebook wrote on sys.path), and the
+    runtimes and the exercise module afresh from their files: nothing the notebook patched or replaced is used.
+    `stream`: values leave as IOPub messages as they are measured (the measuring kernel), else as files.
     """
     spec = importlib.util.find_spec(module_name)
     if spec is None or spec.origin is None:
         raise ImportError(f"no module {module_name!r} to probe with")
-    loads = [("grader.probe_runtime", probe_runtime.__file__), (module_name, spec.origin)]
+    package = Path(grader.__file__).resolve()
+    loads = [("grader.measure_runtime", measure_runtime.__file__), ("grader.probe_runtime", probe_runtime.__file__),
+             (module_name, spec.origin)]
     return (
         "def _grader_probe(namespace):\n"
         "    import importlib.util, sys\n"
+        "    for name in [name for name in sys.modules if name == 'grader' or name.startswith('grader.')]:\n"
+        "        del sys.modules[name]\n"
+        f"    spec = importlib.util.spec_from_file_location('grader', {str(package)!r},\n"
+        f"                                                  submodule_search_locations=[{str(package.parent)!r}])\n"
+        "    sys.modules['grader'] = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(sys.modules['grader'])\n"
         "    for name, path in " + repr(loads) + ":\n"
         "        spec = importlib.util.spec_from_file_location(name, path)\n"
         "        module = importlib.util.module_from_spec(spec)\n"
         "        sys.modules[name] = module\n"
         "        spec.loader.exec_module(module)\n"
-        f"    sys.modules['grader.probe_runtime'].run({module_name!r}, {str(directory)!r}, namespace)\n"
+        f"    sys.modules['grader.probe_runtime'].run({module_name!r}, {str(directory)!r}, namespace, {stream!r})\n"
         "_grader_probe(globals())\n"
         "del _grader_probe\n"
     )
@@ -158,8 +169,17 @@ def read(module: ModuleType, directory: Path) -> ProbeData:
         raise ProbeUnreadable(f"the probe's {VALUES_FILE} is not valid JSON ({error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("errors", {}), dict):
         raise ProbeUnreadable(f"the probe's {VALUES_FILE} does not have the expected structure")
+    content = _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
+    try:
+        tensors = load(content)
+    except (SafetensorError, OSError) as error:
+        raise ProbeUnreadable(f"the probe's tensors could not be read ({error})") from None
+    return validated(module, document.get("values", {}), document.get("errors", {}), tensors)
+
+
+def validated(module: ModuleType, values: Any, errors: dict, tensors: dict[str, torch.Tensor]) -> ProbeData:
+    """The probe's values checked against the exercise's schema (ProbeUnreadable with the first failure)."""
     schema: type[BaseModel] | None = getattr(module, "ProbeValues", None)
-    values = document.get("values", {})
     if schema is not None:
         try:
             values = schema.model_validate(values)
@@ -167,10 +187,5 @@ def read(module: ModuleType, directory: Path) -> ProbeData:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
-    content = _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
-    try:
-        tensors = load(content)
-    except (SafetensorError, OSError) as error:
-        raise ProbeUnreadable(f"the probe's tensors could not be read ({error})") from None
-    errors = {str(key): str(message)[:1000] for key, message in document.get("errors", {}).items()}
+    errors = {str(key): str(message)[:1000] for key, message in errors.items()}
     return ProbeData(values=values, errors=errors, tensors=tensors)

@@ -25,6 +25,8 @@ ATOL = 1e-4
 RTOL = 1e-4
 GROUPS = ("configs", "edge")
 
+# The contract is definitions: measured in a fresh kernel that runs only them (grader/measure.py).
+MEASURED_APART = True
 
 # --------------------------------------------------------------------------- plan (grader side)
 

@@ -38,6 +38,8 @@ BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by 
 BEHAVIOUR_SECONDS = 20.0   # kernel time for the behavioural responses of one cell
 BACKGROUND = 0.5           # the value the second round gives the candidate weights W_hn so the reset gate shows
 
+# The contract is definitions: measured in a fresh kernel that runs only them (grader/measure.py).
+MEASURED_APART = True
 
 # --------------------------------------------------------------------------- plan (grader side)
 

@@ -27,6 +27,8 @@ CORPUS_WORDS = ("apel", "buku", "cabai", "daun", "ember", "garam", "ikan", "jeru
 CORPUS_COUNTS = (8, 6, 5, 4, 3, 2, 1)   # distinct, so 'sorted by frequency' has exactly one answer
 DOCUMENTS = 3
 
+# The contract is definitions: measured in a fresh kernel that runs only them (grader/measure.py).
+MEASURED_APART = True
 
 # --------------------------------------------------------------------------- plan (grader side)
 
