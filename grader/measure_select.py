@@ -20,7 +20,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from grader.analysis import BUILTIN_NAMES, _import_paths, resolve
+from grader.analysis import BUILTIN_NAMES, _import_paths, ipython_source, resolve
 
 PURE_LIBRARIES = frozenset({"torch", "numpy", "math", "collections", "string", "random", "itertools", "functools",
                             "typing", "dataclasses", "enum", "re", "operator", "pandas", "scipy", "statistics",
@@ -38,7 +38,6 @@ PURE_BUILTINS = frozenset({"abs", "all", "any", "bool", "dict", "divmod", "enume
 # Python runs these while it defines a class (or a subclass of it): code that would run at definition time.
 DEFINITION_HOOKS = frozenset({"__init_subclass__", "__set_name__", "__class_getitem__", "__mro_entries__",
                               "__prepare__"})
-TIMING_MAGIC = re.compile(r"^\s*%%(time|timeit|capture)\b[^\n]*(\n|$)")
 ACCESSOR_DECORATORS = ("setter", "getter", "deleter")
 
 
@@ -48,25 +47,6 @@ class Selection:
 
     sources: dict[int, str] = field(default_factory=dict)  # notebook cell index → the source the measuring kernel runs
     left_out: list[str] = field(default_factory=list)  # "cell 3, line 7: dataset = Dataset(…)"
-
-
-def ipython_source(source: str) -> str:
-    """The cell as IPython runs it: `!cmd`, `%magic` and `x = !cmd` become calls; a `%%time`/`%%capture` cell is
-    its body (Python), any other cell magic one call."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    timing = TIMING_MAGIC.match(source)
-    if timing:
-        return "\n" + TransformerManager().transform_cell(source[timing.end():])
-    return TransformerManager().transform_cell(source)
-
-
-def parse_cell(source: str) -> ast.Module | None:
-    """The cell's syntax tree as IPython would run it; None when even IPython could not run it."""
-    try:
-        return ast.parse(ipython_source(source))
-    except (SyntaxError, ValueError):
-        return None
 
 
 class _Selector:
@@ -202,7 +182,9 @@ def _student_names(trees: list[ast.Module]) -> set[str]:
 
 def _blank(lines: list[str], node: ast.stmt, keep_body: bool) -> None:
     """Blank a statement's lines; `keep_body`: a `pass` on its first line keeps the enclosing body valid."""
-    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    decorators = getattr(node, "decorator_list", [])
+    first = min([node.lineno, *(decorator.lineno for decorator in decorators)]) - 1
+    last = (node.end_lineno or node.lineno) - 1
     indent = re.match(r"\s*", lines[first]).group(0)
     for index in range(first, last + 1):
         lines[index] = ""
