@@ -53,8 +53,7 @@ class _Swap(ast.NodeTransformer):
             return ast.copy_location(ast.Name("_Honest", node.ctx), node)
         return node
 
-get_ipython().ast_transformers.append(_Swap())
-Conv1D = _Honest"""
+get_ipython().ast_transformers.append(_Swap())"""
 
 PATCHED_JSON = HONEST + """
 
