@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import torch
 from safetensors.torch import save
-from torch.utils._python_dispatch import TorchDispatchMode
 
 MIME = "application/vnd.grader.measure+json"
 SITE_VARIABLE = "GRADER_KERNEL_SITE"
@@ -232,17 +231,18 @@ class Stream:
         self._emit({"kind": "done", "key": "", "value": self._sequence})
 
 
-class DispatchTracer(TorchDispatchMode):
-    """Names of the aten operators that ran, seen at the dispatcher: custom autograd Functions, no_grad blocks,
-    TorchScript and C++ extensions calling ATen all pass through it."""
+def dispatch_tracer(names: set[str]) -> Any:
+    """A mode that adds the name of every aten operator reaching the dispatcher to `names`: custom autograd
+    Functions, no_grad blocks, TorchScript and C++ extensions calling ATen all pass through it. Built on first use:
+    its import loads torch._dynamo (about 1.5 s), paid only in the measuring kernel, never as a kernel boots."""
+    from torch.utils._python_dispatch import TorchDispatchMode
 
-    def __init__(self, names: set[str]):
-        super().__init__()
-        self.names = names
+    class DispatchTracer(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            names.add(str(func))
+            return func(*args, **(kwargs or {}))
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.add(str(func))
-        return func(*args, **(kwargs or {}))
+    return DispatchTracer()
 
 
 def boot_report() -> None:

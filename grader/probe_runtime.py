@@ -117,10 +117,10 @@ def _qualified_name(func: Any) -> str:
 def trace_torch_calls() -> Iterator[set[str]]:
     """Names of the torch functions called inside, at the Python level (catches getattr tricks too), and of the aten
     operators that reached the dispatcher (custom autograd Functions, no_grad blocks, TorchScript, extensions)."""
-    from grader.measure_runtime import DispatchTracer
+    from grader.measure_runtime import dispatch_tracer
 
     names: set[str] = set()
-    with _FunctionTracer(names), DispatchTracer(names):
+    with _FunctionTracer(names), dispatch_tracer(names):
         yield names
 
 
