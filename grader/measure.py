@@ -1,7 +1,7 @@
 """The measuring step, grader side: a fresh kernel where the notebook's top-level code never ran, and the reading
 of what a probe streamed.
 
-For exercises whose contract is definitions (an exercise module with `MEASURED_APART = True`), a second sandboxed
+For exercises whose contract is definitions (an `Exercise` spec with `measured_apart=True`), a second sandboxed
 kernel, in a work dir staged apart, runs only the statements `measure_select` keeps, then the probe; each value
 reaches the grader as an IOPub message as soon as it is measured. It starts with the notebook's own kernel and runs
 beside it. Every probe (here or in the notebook's kernel) also reports tampering evidence, read by `verdict`.
@@ -17,7 +17,6 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Callable
 
 import nbformat
@@ -64,7 +63,7 @@ def _sequence_problem(messages: list[dict]) -> str:
     return ""
 
 
-def verdict(messages: list[dict], boot: dict | None, module: ModuleType | None, streamed: bool) -> StreamVerdict:
+def verdict(messages: list[dict], boot: dict | None, exercise: Any, streamed: bool) -> StreamVerdict:
     """Read a probe cell's messages: evidence of tampering, and (`streamed`) the measured values."""
     from grader.probe import ProbeUnreadable, validated
     from safetensors import SafetensorError
@@ -95,7 +94,7 @@ def verdict(messages: list[dict], boot: dict | None, module: ModuleType | None, 
             except (binascii.Error, SafetensorError, KeyError, ValueError) as error:
                 return StreamVerdict(problem=f"the probe's tensor {key!r} could not be read ({error})")
     try:
-        return StreamVerdict(data=validated(module, values, errors, tensors))
+        return StreamVerdict(data=validated(exercise, values, errors, tensors))
     except ProbeUnreadable as unreadable:
         return StreamVerdict(problem=str(unreadable))
 
@@ -139,7 +138,7 @@ class MeasuringRun:
     runner: Any = None
     workdir: Any = None
     plan: Any = None
-    module: ModuleType | None = None
+    exercise: Any = None
     left_out: list[str] = field(default_factory=list)
     cells: dict[int, CellRecord] = field(default_factory=dict)
     probe: ProbeRecord = field(default_factory=ProbeRecord)

@@ -20,7 +20,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from grader.analysis import BUILTIN_NAMES, _import_paths, ipython_source, resolve
+from grader.checks.analysis import BUILTIN_NAMES, _import_paths, ipython_source, resolve
 
 PURE_LIBRARIES = frozenset({"torch", "numpy", "math", "collections", "string", "random", "itertools", "functools",
                             "typing", "dataclasses", "enum", "re", "operator", "pandas", "scipy", "statistics",

@@ -7,6 +7,7 @@ written only if it did not exist, so a link the notebook planted is refused, nev
 
 from __future__ import annotations
 
+import ast
 import errno
 import importlib.util
 import json
@@ -15,8 +16,7 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import BaseModel, ValidationError
@@ -24,8 +24,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 import grader
-from grader import measure_runtime, probe_runtime
-from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
+from grader.exercise import KERNEL_PACKAGE
+from grader.kernel.runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
+
+if TYPE_CHECKING:
+    from grader.exercise import Exercise
 
 VALUES_CAP_BYTES = 4 * 2**20
 TENSORS_CAP_BYTES = 512 * 2**20
@@ -49,7 +52,7 @@ class ProbeData:
 
 
 class ParamInfo(BaseModel):
-    """One parameter as the probe saw it (probe_runtime.param_infos), with the fate of its gradient."""
+    """One parameter as the probe saw it (grader.kernel.runtime.param_infos), with the fate of its gradient."""
 
     name: str
     shape: list[int]
@@ -61,9 +64,10 @@ class ProbeUnreadable(Exception):
     """The probe's output is missing, too large or malformed; the message is one sentence for the report."""
 
 
-def make_plan(module: ModuleType, params: dict[str, Any], seed: int, quick: bool) -> ProbePlan:
-    """Ask the exercise module for the probe's inputs."""
-    return module.make_plan(params, torch.Generator().manual_seed(seed), quick)
+def make_plan(exercise: Exercise, params: dict[str, Any], seed: int, quick: bool) -> ProbePlan:
+    """Ask the exercise for the probe's inputs, given the rubric's `probe:` section (validated by the rubric's
+    loader against the exercise's plan_params)."""
+    return exercise.plan(exercise.plan_params.model_validate(params), torch.Generator().manual_seed(seed), quick)
 
 
 FOLDER_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -105,20 +109,57 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
     return directory
 
 
-def cell_source(module_name: str, directory: Path, stream: bool = False) -> str:
+def _module_file(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"no module {name!r} to probe with")
+    return Path(spec.origin)
+
+
+def _kernel_imports(path: Path) -> set[str]:
+    """The kernel-package modules a kernel-side file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.startswith(KERNEL_PACKAGE + ".")}
+
+
+def kernel_modules() -> list[tuple[str, Path]]:
+    """Every module of the kernel package, each after the kernel modules it imports: the order they load in."""
+    package = _module_file(KERNEL_PACKAGE)
+    files = {KERNEL_PACKAGE: package} | {f"{KERNEL_PACKAGE}.{path.stem}": path
+                                         for path in sorted(package.parent.glob("*.py")) if path.name != "__init__.py"}
+    ordered: list[tuple[str, Path]] = []
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in chain:
+            raise ImportError(f"the kernel package imports itself in a circle: {' -> '.join(chain + (name,))}")
+        if any(done == name for done, _ in ordered):
+            return
+        for needed in sorted(_kernel_imports(files[name]) & files.keys()):
+            visit(needed, chain + (name,))
+        ordered.append((name, files[name]))
+
+    for name in files:
+        visit(name, ())
+    return ordered
+
+
+def cell_source(exercise: Exercise, directory: Path, stream: bool = False) -> str:
     """The probe cell: run the exercise's kernel-side probe over the student's namespace.
 
-    Every `grader` module is dropped from the kernel's sys.modules, then the package is loaded afresh from its own
-    folder (so `grader.*` imports resolve there, never to a `grader/` the notebook wrote on sys.path), and the
-    runtimes and the exercise module afresh from their files: nothing the notebook patched or replaced is used.
-    `stream`: values leave as IOPub messages as they are measured (the measuring kernel), else as files.
+    Every `grader` module is dropped from the kernel's sys.modules and the package is loaded afresh from its own
+    folder (so `grader.*` imports resolve there, never to a `grader/` the notebook wrote on sys.path); then every
+    module of the kernel package and the exercise's kernel module, afresh from their files: nothing the notebook
+    patched or replaced is used. `stream`: values leave as IOPub messages as they are measured (the measuring
+    kernel), else as files.
     """
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.origin is None:
-        raise ImportError(f"no module {module_name!r} to probe with")
     package = Path(grader.__file__).resolve()
-    loads = [("grader.measure_runtime", measure_runtime.__file__), ("grader.probe_runtime", probe_runtime.__file__),
-             (module_name, spec.origin)]
+    loads = [(name, str(path)) for name, path in kernel_modules()]
+    loads.append((exercise.kernel, str(_module_file(exercise.kernel))))
     return (
         "def _grader_probe(namespace):\n"
         "    import importlib.util, sys\n"
@@ -133,7 +174,8 @@ def cell_source(module_name: str, directory: Path, stream: bool = False) -> str:
         "        module = importlib.util.module_from_spec(spec)\n"
         "        sys.modules[name] = module\n"
         "        spec.loader.exec_module(module)\n"
-        f"    sys.modules['grader.probe_runtime'].run({module_name!r}, {str(directory)!r}, namespace, {stream!r})\n"
+        f"    sys.modules['{KERNEL_PACKAGE}.runtime'].run({exercise.kernel!r}, {exercise.probe!r}, "
+        f"{str(directory)!r}, namespace, {stream!r})\n"
         "_grader_probe(globals())\n"
         "del _grader_probe\n"
     )
@@ -161,7 +203,7 @@ def _read_capped(path: Path, cap: int) -> bytes:
     return content
 
 
-def read(module: ModuleType, directory: Path) -> ProbeData:
+def read(exercise: Exercise, directory: Path) -> ProbeData:
     """Load and validate what the probe wrote; raise ProbeUnreadable with one sentence when it cannot be used."""
     try:
         document = json.loads(_read_capped(directory / VALUES_FILE, VALUES_CAP_BYTES))
@@ -174,18 +216,16 @@ def read(module: ModuleType, directory: Path) -> ProbeData:
         tensors = load(content)
     except (SafetensorError, OSError) as error:
         raise ProbeUnreadable(f"the probe's tensors could not be read ({error})") from None
-    return validated(module, document.get("values", {}), document.get("errors", {}), tensors)
+    return validated(exercise, document.get("values", {}), document.get("errors", {}), tensors)
 
 
-def validated(module: ModuleType, values: Any, errors: dict, tensors: dict[str, torch.Tensor]) -> ProbeData:
+def validated(exercise: Exercise, values: Any, errors: dict, tensors: dict[str, torch.Tensor]) -> ProbeData:
     """The probe's values checked against the exercise's schema (ProbeUnreadable with the first failure)."""
-    schema: type[BaseModel] | None = getattr(module, "ProbeValues", None)
-    if schema is not None:
-        try:
-            values = schema.model_validate(values)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
+    try:
+        values = exercise.schema.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
     errors = {str(key): str(message)[:1000] for key, message in errors.items()}
     return ProbeData(values=values, errors=errors, tensors=tensors)

@@ -33,7 +33,7 @@ from nbclient.util import run_sync
 from grader.execute.limits import (FILE_LIMIT, PROCESS_LIMIT, RUN_MARKER, Deadline, MiB, ProcessWatch,
                                    exit_description)
 from grader.kernel_env import BOOT_SOURCE
-from grader.measure_runtime import MIME as MEASURE_MIME
+from grader.kernel.measure import MIME as MEASURE_MIME
 from grader.results import CellRecord, ProbeRecord
 from grader.rubric import Timeouts
 from grader.sandbox import Sandbox
@@ -277,7 +277,7 @@ def seed_source(seed: int) -> str:
 
 
 # Sent once the kernel is seeded, before the first student cell: what the probe's fingerprint is compared with.
-BOOT_REPORT = "from grader import measure_runtime as _g_measure\n_g_measure.boot_report()\ndel _g_measure\n"
+BOOT_REPORT = "from grader.kernel import measure as _g_measure\n_g_measure.boot_report()\ndel _g_measure\n"
 
 
 def _runtime_dir() -> Path | None:
@@ -337,7 +337,7 @@ class NotebookRunner:
         )
         self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{seed_source(seed)}"]
         self.kernel_dead = False
-        self.boot: dict | None = None  # the fingerprint measure_runtime sent before any student cell ran
+        self.boot: dict | None = None  # the fingerprint grader.kernel.measure sent before any student cell ran
         self.collected: list[dict] = []  # the measuring messages of the last grader cell that collected them
         self.probe_stream: list[dict] = []  # the probe cell's
         self.fatal_index: int | None = None

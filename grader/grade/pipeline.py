@@ -98,8 +98,8 @@ def _prepare_measuring(submission: Submission, rubric: Rubric, options: Options,
                        disk_mb: int, packages: kernel_env.KernelEnv, run: measure.MeasuringRun):
     """In the measuring thread: for an exercise measured apart, a work dir staged apart, the measuring kernel
     (started at once, so it boots beside the notebook's) and the plan; None for an exercise probed in the notebook."""
-    module = registry.load_module(rubric.module_name)
-    if not getattr(module, "MEASURED_APART", False):
+    exercise = registry.load_exercise(rubric.module_name)
+    if not exercise.measured_apart:
         return None
     assert submission.notebook is not None
     staged = stage(submission.notebook, rubric.exercise, raw=raw)
@@ -113,11 +113,11 @@ def _prepare_measuring(submission: Submission, rubric: Rubric, options: Options,
     run.runner = start_kernel(measured, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb, disk_mb)
     from grader import probe
 
-    run.module = module
-    run.plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, measure.notebook_sha(raw),
+    run.exercise = exercise
+    run.plan = probe.make_plan(exercise, rubric.probe, probe_seed(options.secret, measure.notebook_sha(raw),
                                                                 rubric.exercise), options.quick)
     directory = probe.write_plan(run.plan, staged.workdir)
-    return lambda: probe.cell_source(rubric.module_name, directory, stream=True)
+    return lambda: probe.cell_source(exercise, directory, stream=True)
 
 
 def start(submission: Submission, rubric: Rubric, options: Options, raw: bytes | None = None) -> Launched:
@@ -160,10 +160,10 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
     staged = launched.staged
     measuring = launched.measuring
     try:
-        module = registry.load_module(rubric.module_name)
+        exercise = registry.load_exercise(rubric.module_name)
         apart = measuring.measured_apart()
         plan = measuring.plan if apart else probe.make_plan(
-            module, rubric.probe, probe_seed(options.secret, result.notebook_sha256, rubric.exercise), options.quick)
+            exercise, rubric.probe, probe_seed(options.secret, result.notebook_sha256, rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
         tampered: list[str] = []
 
@@ -175,7 +175,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             except probe.ProbeUnreadable as unwritable:
                 tampered.append(str(unwritable))
                 return "pass"
-            return probe.cell_source(rubric.module_name, probe_dirs[-1])
+            return probe.cell_source(exercise, probe_dirs[-1])
 
         execution = execute(launched.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
                             launched.launch, launched.memory_mb, first_kernel=launched.runner,
@@ -190,19 +190,19 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         if apart:
             measuring.wait()
             execution.record.probe = measuring.probe
-            stream = measure.verdict(measuring.messages, measuring.boot, module, streamed=True)
+            stream = measure.verdict(measuring.messages, measuring.boot, exercise, streamed=True)
             checked_execution = measure.context_execution(execution.record, measuring.cells)
             problem = stream.problem if stream.data is None else ""
             if stream.data is None and not stream.evidence and measuring.probe.status != "ok":
                 problem = f"the grader's probe did not complete ({measuring.probe.message})"
             measured = stream.data
         else:
-            stream = measure.verdict(execution.probe_stream, execution.boot, module, streamed=False)
+            stream = measure.verdict(execution.probe_stream, execution.boot, exercise, streamed=False)
             problem = tampered[0] if tampered else _probe_problem(execution)
             measured = None
             if not problem:
                 try:
-                    measured = probe.read(module, probe_dirs[0])
+                    measured = probe.read(exercise, probe_dirs[0])
                 except probe.ProbeUnreadable as unreadable:
                     problem = str(unreadable)
         if stream.evidence:

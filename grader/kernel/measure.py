@@ -40,7 +40,7 @@ WATCHED_MODULES = ("json", "json.encoder", "builtins", "os", "io", "base64", "to
 def _library_roots() -> tuple[str, ...]:
     """Folders of read-only installed code: the standard library, site-packages, the kernel layer, the grader."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values(),
-             *site.getsitepackages(), str(Path(__file__).resolve().parent), str(Path(torch.__file__).parent.parent)}
+             *site.getsitepackages(), str(Path(__file__).resolve().parent.parent), str(Path(torch.__file__).parent.parent)}
     roots.update(entry for entry in os.environ.get(SITE_VARIABLE, "").split(os.pathsep) if entry)
     user_site = site.getusersitepackages()
     if user_site and os.path.isdir(user_site):

@@ -21,7 +21,7 @@ PLAN_FILE = "plan.json"
 INPUTS_FILE = "inputs.safetensors"
 VALUES_FILE = "probe.json"
 TENSORS_FILE = "outputs.safetensors"
-LIBRARY_DIRS = (str(Path(__file__).parent), str(Path(torch.__file__).parent))
+LIBRARY_DIRS = (str(Path(__file__).parents[1]), str(Path(torch.__file__).parent))  # the grader package, torch
 
 
 def describe_exception(error: BaseException) -> str:
@@ -53,7 +53,7 @@ class Recorder:
     """Collects what the probe measured: JSON values, tensors, and one-sentence errors."""
 
     def __init__(self, stream: Any = None) -> None:
-        # With a stream (grader.measure_runtime.Stream, the measuring kernel) each value leaves the kernel as it is
+        # With a stream (grader.kernel.measure.Stream, the measuring kernel) each value leaves the kernel as it is
         # recorded, before the student's code runs again.
         self.stream = stream
         self.values: dict[str, Any] = _Sent(self._send_value if stream is not None else None)
@@ -117,7 +117,7 @@ def _qualified_name(func: Any) -> str:
 def trace_torch_calls() -> Iterator[set[str]]:
     """Names of the torch functions called inside, at the Python level (catches getattr tricks too), and of the aten
     operators that reached the dispatcher (custom autograd Functions, no_grad blocks, TorchScript, extensions)."""
-    from grader.measure_runtime import dispatch_tracer
+    from grader.kernel.measure import dispatch_tracer
 
     names: set[str] = set()
     with _FunctionTracer(names), dispatch_tracer(names):
@@ -170,10 +170,10 @@ def grad_status(param: torch.nn.Parameter) -> str:
     return "zero" if bool((param.grad == 0).all()) else "ok"
 
 
-def run(module_name: str, directory: str, namespace: dict[str, Any], stream: bool = False) -> None:
-    """Entry point of the probe cell: report tampering evidence, load the grader's inputs, call the exercise's probe,
-    and send (`stream`, the measuring kernel) or save (the notebook's kernel) what it measured."""
-    from grader.measure_runtime import Stream, Tampered
+def run(module_name: str, function: str, directory: str, namespace: dict[str, Any], stream: bool = False) -> None:
+    """Entry point of the probe cell: report tampering evidence, load the grader's inputs, call the exercise's probe
+    function, and send (`stream`, the measuring kernel) or save (the notebook's kernel) what it measured."""
+    from grader.kernel.measure import Stream, Tampered
 
     channel = Stream()
     channel.integrity("start")
@@ -183,7 +183,7 @@ def run(module_name: str, directory: str, namespace: dict[str, Any], stream: boo
     module = importlib.import_module(module_name)
     recorder = Recorder(channel if stream else None)
     try:
-        module.probe(namespace, plan, inputs, recorder)
+        getattr(module, function)(namespace, plan, inputs, recorder)
     except Tampered:
         return
     except Exception as error:  # noqa: BLE001 - keep whatever was measured before the failure
