@@ -62,6 +62,8 @@ class Exercise:
     checks: dict[str, CheckType]
     probe: str = "probe"            # function in `kernel` the probe cell calls
     datasets: tuple[str, ...] = ()  # datasets (grader.datasets) the checks read: the rubric must stage them
+    # The contract is definitions: probed in the measuring kernel, which runs only them (grader/measure.py).
+    measured_apart: bool = False
     package: str = field(default="", compare=False)  # filled in by the registry: where this spec was found
 
     @property

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+import grader
 from grader.exercise import KERNEL_PACKAGE
 from grader.kernel.runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
 
@@ -147,24 +148,34 @@ def kernel_modules() -> list[tuple[str, Path]]:
     return ordered
 
 
-def cell_source(exercise: Exercise, directory: Path) -> str:
+def cell_source(exercise: Exercise, directory: Path, stream: bool = False) -> str:
     """The probe cell: run the exercise's kernel-side probe over the student's namespace.
 
-    Every module of the kernel package and the exercise's kernel module are loaded afresh from their files, not
-    taken from the kernel's sys.modules, where the notebook may have replaced or patched them.
+    Every `grader` module is dropped from the kernel's sys.modules and the package is loaded afresh from its own
+    folder (so `grader.*` imports resolve there, never to a `grader/` the notebook wrote on sys.path); then every
+    module of the kernel package and the exercise's kernel module, afresh from their files: nothing the notebook
+    patched or replaced is used. `stream`: values leave as IOPub messages as they are measured (the measuring
+    kernel), else as files.
     """
+    package = Path(grader.__file__).resolve()
     loads = [(name, str(path)) for name, path in kernel_modules()]
     loads.append((exercise.kernel, str(_module_file(exercise.kernel))))
     return (
         "def _grader_probe(namespace):\n"
         "    import importlib.util, sys\n"
+        "    for name in [name for name in sys.modules if name == 'grader' or name.startswith('grader.')]:\n"
+        "        del sys.modules[name]\n"
+        f"    spec = importlib.util.spec_from_file_location('grader', {str(package)!r},\n"
+        f"                                                  submodule_search_locations=[{str(package.parent)!r}])\n"
+        "    sys.modules['grader'] = importlib.util.module_from_spec(spec)\n"
+        "    spec.loader.exec_module(sys.modules['grader'])\n"
         "    for name, path in " + repr(loads) + ":\n"
         "        spec = importlib.util.spec_from_file_location(name, path)\n"
         "        module = importlib.util.module_from_spec(spec)\n"
         "        sys.modules[name] = module\n"
         "        spec.loader.exec_module(module)\n"
         f"    sys.modules['{KERNEL_PACKAGE}.runtime'].run({exercise.kernel!r}, {exercise.probe!r}, "
-        f"{str(directory)!r}, namespace)\n"
+        f"{str(directory)!r}, namespace, {stream!r})\n"
         "_grader_probe(globals())\n"
         "del _grader_probe\n"
     )
@@ -200,16 +211,21 @@ def read(exercise: Exercise, directory: Path) -> ProbeData:
         raise ProbeUnreadable(f"the probe's {VALUES_FILE} is not valid JSON ({error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("errors", {}), dict):
         raise ProbeUnreadable(f"the probe's {VALUES_FILE} does not have the expected structure")
-    try:
-        values = exercise.schema.model_validate(document.get("values", {}))
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
     content = _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
     try:
         tensors = load(content)
     except (SafetensorError, OSError) as error:
         raise ProbeUnreadable(f"the probe's tensors could not be read ({error})") from None
-    errors = {str(key): str(message)[:1000] for key, message in document.get("errors", {}).items()}
+    return validated(exercise, document.get("values", {}), document.get("errors", {}), tensors)
+
+
+def validated(exercise: Exercise, values: Any, errors: dict, tensors: dict[str, torch.Tensor]) -> ProbeData:
+    """The probe's values checked against the exercise's schema (ProbeUnreadable with the first failure)."""
+    try:
+        values = exercise.schema.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
+    errors = {str(key): str(message)[:1000] for key, message in errors.items()}
     return ProbeData(values=values, errors=errors, tensors=tensors)

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from dataclasses import replace
 
 from grader.exercise import CheckType, Exercise, ExerciseError, verify
 
 _exercises: dict[str, Exercise] = {}
 _checks: dict[str, CheckType] = {}
+# The measuring kernel's thread loads the exercise while the grader's main thread may load it too.
+_loading = threading.RLock()
 
 
 def load_exercise(package: str) -> Exercise:
     """Import an exercise package and verify its spec (once per process); ExerciseError says what is wrong."""
+    with _loading:
+        return _load_exercise(package)
+
+
+def _load_exercise(package: str) -> Exercise:
     known = _exercises.get(package)
     if known is not None:
         return known

@@ -31,6 +31,9 @@ STATUS_EXPLANATIONS: dict[str, str] = {
                     "below. Look for a tensor or list that grows much larger than you meant it to.",
     "disk_limit": "Your notebook wrote more into its folder and /tmp than it is allowed, so the grader stopped it in "
                   "the cell named below. Look for files written in a loop, or a large file you did not mean to save.",
+    "tampered": "The grader found signs that your notebook's code reached into the grader's own measurement (a hook, "
+                "a trace function, a thread or a replaced function, listed below), so no score is given: your TA "
+                "looks at the evidence and decides (`grader override`).",
     "kernel_died": "The Python process running your notebook crashed (often from running out of memory, or a crash "
                    "inside a native library). Cells after that point did not run, and checks that needed them "
                    "earned no points.",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 CellStatus = Literal["ok", "error", "timeout", "kernel_died", "memory_limit", "disk_limit", "not_run"]
 ExecutionStatus = Literal["completed", "timeout", "kernel_died", "memory_limit", "disk_limit", "not_run"]
 GradeStatus = Literal["graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died", "memory_limit",
-                      "disk_limit"]
+                      "disk_limit", "tampered"]
 
 
 class CellRecord(BaseModel):
@@ -103,6 +103,8 @@ class GradeResult(BaseModel):
     duration_s: float = 0.0
     checks: list[CheckRecord] = []
     execution: ExecutionRecord = ExecutionRecord()
+    evidence: list[str] = Field([], description="status tampered: each sign, in the kernel, that the notebook reached "
+                                                "into the grader's measurement")
     environment: Environment | None = None
     retry: bool = Field(False, exclude=True, description="not stored: the grader failed on its side (a full disk), "
                                                          "so the batch grades this one again")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -32,6 +33,12 @@ KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "CUDA_VISIBLE_D
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED", "PYTORCH_CUDA_ALLOC_CONF")
 KEEP_ENV_PREFIXES = ("LC_", "NVIDIA_")
 HIDDEN_COURSE_DIRS = ("rubrics", "reference")
+# No compiler toolchain inside: a notebook cannot build a C/C++/CUDA extension (load_inline, gcc) to hide a built-in
+# from the trace. Each program is covered by an empty device file (running it fails); gcc's own back ends too.
+TOOLCHAIN = re.compile(r"^(x86_64-linux-gnu-|aarch64-linux-gnu-)?(gcc|g\+\+|c\+\+|cc|c89|c99|cpp|clang|clang\+\+|"
+                       r"clang-cpp|tcc|as|gold|ld|ld\.bfd|ld\.gold|ld\.lld|lld|nvcc|ninja|cc1|cc1plus|collect2|"
+                       r"make|cmake|gfortran|rustc|go)(-\d+(\.\d+)*)?$")
+TOOLCHAIN_DIRS = ("/usr/lib/gcc", "/usr/libexec/gcc", "/usr/lib/gcc-cross")
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,35 @@ def _system_binds() -> list[str]:
         for device in sorted(Path("/dev").glob(pattern)):
             args += ["--dev-bind", str(device), str(device)]
     return args
+
+
+def _program_dirs() -> list[Path]:
+    """Where a program may be found: the system's and this Python's bin folders, and PATH."""
+    folders = {Path("/usr/bin"), Path("/usr/local/bin"), Path("/bin"), Path("/usr/sbin"), Path(sys.prefix) / "bin",
+               Path(sys.executable).parent}
+    folders.update(Path(entry) for entry in os.environ.get("PATH", "").split(os.pathsep) if entry.startswith("/"))
+    return sorted(folder for folder in folders if folder.is_dir())
+
+
+@functools.lru_cache(maxsize=1)
+def toolchain_masks() -> tuple[str, ...]:
+    """bwrap arguments that cover every compiler, linker, assembler and build tool with an empty device file."""
+    programs: set[Path] = set()
+    # Only what the sandbox shows: a bind onto a path missing inside would stop bwrap.
+    visible = [*SYSTEM_DIRS, sys.prefix, sys.base_prefix]
+    for folder in _program_dirs():
+        for entry in folder.iterdir():
+            if TOOLCHAIN.match(entry.name):
+                real = entry.resolve()
+                if real.is_file() and any(_is_within(real, Path(root)) for root in visible):
+                    programs.add(real)
+    args: list[str] = []
+    for program in sorted(programs):
+        args += ["--ro-bind", "/dev/null", str(program)]
+    for folder in TOOLCHAIN_DIRS:
+        if Path(folder).is_dir() and Path(folder).resolve() == Path(folder):
+            args += ["--tmpfs", folder]
+    return tuple(args)
 
 
 def _is_within(path: Path, other: Path) -> bool:
@@ -187,6 +223,8 @@ def bwrap_prefix(bwrap: str, layout: Layout) -> list[str]:
     for path in layout.hidden:
         if any(_is_within(path, readable) for readable in layout.readable) or _is_within(path, workdir):
             args += ["--tmpfs", str(path)]
+    # Last, so that no later bind (this Python's bin folder) uncovers one.
+    args += list(toolchain_masks())
     # In its own PID namespace the kernel's parent is bwrap's init (PID 1): ipykernel must not take that for its
     # parent having died. --die-with-parent already ends the sandbox with the grader.
     args += ["--remount-ro", "/", "--chdir", str(workdir), "--setenv", "JPY_PARENT_PID", "1", "--"]

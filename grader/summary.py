@@ -21,7 +21,7 @@ TRAILING_COLUMNS = ["percent", "duration_s", "message"]
 NO_CHECK_VALUES = ("not_submitted", "invalid_notebook")
 CSV_MESSAGE_CAP = 300
 STATUSES: tuple[GradeStatus, ...] = ("graded", "not_submitted", "invalid_notebook", "error", "timeout", "kernel_died",
-                                      "memory_limit", "disk_limit")
+                                      "memory_limit", "disk_limit", "tampered")
 SLOWEST_COUNT = 10
 HISTOGRAM_BINS = 10
 HISTOGRAM_HEIGHT = 80.0

@@ -35,8 +35,36 @@ class Finding:
 
     @property
     def library(self) -> str:
-        """The library the name resolves into: torch, numpy or scipy."""
+        """The library the name resolves into: torch, numpy, scipy or ctypes."""
         return self.resolved.split(".")[0]
+
+    @property
+    def compiled(self) -> bool:
+        """TorchScript or native code: the grader cannot trace inside it, so a from-scratch exercise refuses it."""
+        return compiled_route(self.resolved) is not None
+
+
+# Routes the trace cannot see through: TorchScript, C++/CUDA extensions, shared libraries through ctypes, and code
+# that looks at its caller's stack or switches the grader's tracer off (to behave differently while measured).
+COMPILED_PARTS = frozenset({"jit", "cpp_extension", "CompilationUnit", "load_inline", "load_library", "_jit_internal",
+                            "overrides", "_python_dispatch", "DisableTorchFunction", "DisableTorchFunctionSubclass",
+                            "_DisableTorchDispatch", "_unset_dispatch_mode", "_pop_torch_function_stack",
+                            "_pop_mode", "_disable_current_modes"})
+STACK_INSPECTION = frozenset({"inspect.stack", "inspect.currentframe", "inspect.getouterframes", "inspect.trace",
+                              "sys._getframe", "sys._current_frames", "traceback.extract_stack",
+                              "traceback.walk_stack", "traceback.format_stack", "traceback.print_stack",
+                              "gc.get_objects", "gc.get_referrers"})
+
+
+def compiled_route(path: str) -> str | None:
+    """What makes a library path untraceable ('jit', 'ctypes', 'inspect.stack'…), else None."""
+    parts = path.split(".")
+    if parts[0] == "ctypes":
+        return "ctypes"
+    if ".".join(parts[:2]) in STACK_INSPECTION:
+        return ".".join(parts[:2])
+    hits = [part for part in parts[1:] if part in COMPILED_PARTS]
+    return hits[-1] if parts[0] == "torch" and hits else None
 
 
 @dataclass
@@ -46,18 +74,36 @@ class CodeCell:
     tree: ast.Module
 
 
+TIMING_MAGIC = re.compile(r"^\s*%%(time|timeit|capture)\b[^\n]*(\n|$)")
+
+
+def ipython_source(source: str) -> str:
+    """The cell as IPython runs it, line numbers kept: `!cmd`, `%magic` and `x = !cmd` become calls; a
+    `%%time`/`%%capture` cell is its body (Python), any other cell magic one call."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    timing = TIMING_MAGIC.match(source)
+    if timing:
+        return "\n" + TransformerManager().transform_cell(source[timing.end():])
+    return TransformerManager().transform_cell(source)
+
+
 def parsed_cells(notebook: nbformat.NotebookNode) -> list[CodeCell]:
-    """Code cells that parse as Python once IPython magics and shell lines are blanked."""
+    """Code cells as IPython reads them (magics and `!` lines hide nothing); a cell IPython could not run either is
+    left out."""
     cells = []
     for index, cell in enumerate(notebook.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
         source = "".join(cell.get("source", ""))
-        cleaned = "\n".join("" if MAGIC.match(line) else line for line in source.splitlines())
         try:
-            tree = ast.parse(cleaned)
+            tree = ast.parse(ipython_source(source))
         except (SyntaxError, ValueError):
-            continue
+            cleaned = "\n".join("" if MAGIC.match(line) else line for line in source.splitlines())
+            try:
+                tree = ast.parse(cleaned)
+            except (SyntaxError, ValueError):
+                continue
         cells.append(CodeCell(index + 1, source, tree))
     return cells
 
@@ -88,7 +134,7 @@ def class_problem(notebook: nbformat.NotebookNode, execution: ExecutionRecord, n
     return None
 
 
-LIBRARIES = frozenset({"torch", "numpy", "scipy"})
+LIBRARIES = frozenset({"torch", "numpy", "scipy", "ctypes", "inspect", "sys", "traceback", "gc"})
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
 
@@ -243,6 +289,9 @@ class _Scan:
     def flag(self, path: str, node: ast.AST, cell: CodeCell) -> None:
         parts = path.split(".")
         hits = [part for part in parts[1:] if part in self.forbidden]
+        compiled = compiled_route(path)
+        if compiled is not None:
+            hits.append(compiled)
         if parts[0] not in LIBRARIES or not hits:
             return
         line = getattr(node, "lineno", 1)
@@ -319,7 +368,8 @@ def forbidden_references(notebook: nbformat.NotebookNode, class_names: list[str]
         scan.follow(name)
     return sorted(scan.findings.values(), key=lambda finding: (finding.cell, finding.line))
 
-TENSOR_HANDOFFS = (".numpy", ".__array__", ".tolist")   # traced calls that hand a tensor's values to numpy
+# Traced calls that hand a tensor's values to numpy or native code.
+TENSOR_HANDOFFS = (".numpy", ".__array__", ".tolist", ".data_ptr", ".untyped_storage", ".storage", ".__dlpack__")
 
 
 def from_scratch_outcome(subject: str, what: str, static: list[Finding], traced: list[list[str]],
@@ -332,6 +382,11 @@ def from_scratch_outcome(subject: str, what: str, static: list[Finding], traced:
     """
     found = [finding.sentence() for finding in static]
     where = f" In the source: {static[0].sentence()}." if static else ""
+    compiled = [finding for finding in static if finding.compiled]
+    if compiled:
+        return Outcome.failed(f"{subject} reach TorchScript, native code, their caller's stack or the grader's tracer,"
+                              " which a from-scratch exercise refuses (the grader could not see which operations"
+                              f" run): {compiled[0].sentence()}.", found=found)
     if not traced:
         if static:
             return Outcome.failed(f"{subject}: a built-in {what} in the source, {static[0].sentence()} (the code never"
@@ -342,7 +397,7 @@ def from_scratch_outcome(subject: str, what: str, static: list[Finding], traced:
     if called:
         return Outcome.failed(f"A built-in {what} ran inside {subject} at run time: {', '.join(called)}.{where}",
                               found=called + found)
-    outside = [finding for finding in static if finding.library != "torch"]
+    outside = [finding for finding in static if finding.library in ("numpy", "scipy")]
     handoffs = [name for name in names if name.endswith(TENSOR_HANDOFFS)]
     if outside and handoffs:
         return Outcome.failed(f"Tensors go to {outside[0].library} at run time inside {subject} ({handoffs[0]}),"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ from nbclient.util import run_sync
 from grader.execute.limits import (FILE_LIMIT, PROCESS_LIMIT, RUN_MARKER, Deadline, MiB, ProcessWatch,
                                    exit_description)
 from grader.kernel_env import BOOT_SOURCE
+from grader.kernel.measure import MIME as MEASURE_MIME
 from grader.results import CellRecord, ProbeRecord
 from grader.rubric import Timeouts
 from grader.sandbox import Sandbox
@@ -49,6 +51,7 @@ MESSAGE_CAP_BYTES = 32 * 2**20
 STDERR_TAIL = 4_000
 IPC_PATH_MAX = 100  # a Unix socket path must fit in 108 bytes
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+STREAM_CAP_BYTES = 512 * 2**20  # of the measured values one probe may stream to the grader
 TRUNCATED = "\n… [the grader stopped recording this cell's output here: over {cap} MiB] …\n"
 
 
@@ -117,6 +120,10 @@ class _CappedClient(NotebookClient):
         super().__init__(*args, **kwargs)
         self.output_bytes: dict[int, int] = {}
         self._readers: set[asyncio.Task] = set()
+        # The measuring stream: accepted only while a grader cell runs, never stored among a cell's outputs.
+        self.collecting = False
+        self.stream: list[dict] = []
+        self.stream_bytes = 0
 
     async def _async_poll_output_msg(self, parent_msg_id: str, cell: nbformat.NotebookNode, cell_index: int) -> None:
         task = asyncio.current_task()
@@ -140,6 +147,9 @@ class _CappedClient(NotebookClient):
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         content = msg.get("content", {})
+        if msg["msg_type"] == "display_data" and MEASURE_MIME in content.get("data", {}):
+            self._collect(content["data"][MEASURE_MIME])
+            return None
         if msg["msg_type"] == "error":
             content["evalue"] = clip(str(content.get("evalue", "")), TRACEBACK_CAP)
             content["traceback"] = [clip(str(line), TRACEBACK_CAP) for line in content.get("traceback", [])[-40:]]
@@ -156,6 +166,16 @@ class _CappedClient(NotebookClient):
             super().output(outs, msg, display_id, cell_index)
         outs.append(nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED.format(cap=OUTPUT_CAP_BYTES // MiB)))
         return None
+
+
+    def _collect(self, message: Any) -> None:
+        size = len(json.dumps(message)) if self.collecting else 0
+        if self.collecting and isinstance(message, dict) and self.stream_bytes + size <= STREAM_CAP_BYTES:
+            self.stream.append(message)
+            self.stream_bytes += size
+        elif self.collecting:
+            self.stream.append({"kind": "overflow", "key": "", "value": STREAM_CAP_BYTES})
+            self.collecting = False
 
 
 def clip(text: str, cap: int) -> str:
@@ -256,6 +276,10 @@ def seed_source(seed: int) -> str:
     )
 
 
+# Sent once the kernel is seeded, before the first student cell: what the probe's fingerprint is compared with.
+BOOT_REPORT = "from grader.kernel import measure as _g_measure\n_g_measure.boot_report()\ndel _g_measure\n"
+
+
 def _runtime_dir() -> Path | None:
     """A fresh folder (mode 0700) for one attempt's connection file and ipc sockets, outside the work dir: nothing in
     it can be a link a notebook planted. None when its path is too long for a socket (TCP on loopback instead)."""
@@ -313,6 +337,9 @@ class NotebookRunner:
         )
         self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{seed_source(seed)}"]
         self.kernel_dead = False
+        self.boot: dict | None = None  # the fingerprint grader.kernel.measure sent before any student cell ran
+        self.collected: list[dict] = []  # the measuring messages of the last grader cell that collected them
+        self.probe_stream: list[dict] = []  # the probe cell's
         self.fatal_index: int | None = None
         self.current_index: int | None = None
 
@@ -370,11 +397,18 @@ class NotebookRunner:
     def env(self) -> dict[str, str]:
         return {**self.launch.env, RUN_MARKER: self.marker}
 
-    def _run_source(self, source: str, timeout: float) -> nbformat.NotebookNode:
+    def _run_source(self, source: str, timeout: float, collect: bool = False) -> nbformat.NotebookNode:
+        """Run a grader cell; with `collect`, keep the measuring messages it sends (client.stream)."""
         cell = nbformat.v4.new_code_cell(source)
         self.client.timeout = max(1, int(timeout))
         self.client.output_bytes.pop(self.grader_slot, None)
-        self.client.execute_cell(cell, self.grader_slot, store_history=False)
+        self.client.stream, self.client.stream_bytes, self.client.collecting = [], 0, collect
+        try:
+            self.client.execute_cell(cell, self.grader_slot, store_history=False)
+        finally:
+            self.client.collecting = False
+            if collect:
+                self.collected = self.client.stream
         return cell
 
     def _recover_from_timeout(self) -> bool:
@@ -448,7 +482,8 @@ class NotebookRunner:
         """Seed again right before the first cell: after exec_lines seeded the kernel, IPython may still draw from
         `random` while it starts (IPython 9 picks its banner's tip each time a client asks for kernel_info)."""
         try:
-            self._run_source(seed_source(self.seed), STARTUP_TIMEOUT_S)
+            self._run_source(seed_source(self.seed) + BOOT_REPORT, STARTUP_TIMEOUT_S, collect=True)
+            self.boot = next((m.get("value") for m in self.collected if m.get("kind") == "boot"), None)
         except CellTimeoutError:
             self.kill_kernel()
             raise DeadKernelError("the kernel did not answer the grader's seeding cell") from None
@@ -477,9 +512,12 @@ class NotebookRunner:
         if self.kernel_dead:
             return ProbeRecord(status="not_run", message="the kernel was no longer running")
         started = time.monotonic()
+        self.collected = []
         try:
-            cell = self._run_source(source, self.timeouts.probe)
+            cell = self._run_source(source, self.timeouts.probe, collect=True)
+            self.probe_stream = self.collected
         except CellTimeoutError:
+            self.probe_stream = self.collected
             self._recover_from_timeout()
             return ProbeRecord(status="timeout", duration_s=time.monotonic() - started,
                                message=f"the probe did not finish within {self.timeouts.probe:.0f}s")

@@ -8,7 +8,7 @@ still counts. One notebook deadline and one whole-run deadline span every attemp
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +31,8 @@ class Execution:
     record: ExecutionRecord
     notebook: nbformat.NotebookNode
     host_disk_full: bool = False  # the machine's disk filled up while the notebook stayed under its own limit
+    probe_stream: list[dict] = field(default_factory=list)  # the measuring messages the probe cell sent
+    boot: dict | None = None  # the fingerprint the probed kernel sent as it booted
 
 
 @dataclass
@@ -170,7 +172,8 @@ def execute(
         record.replay_message = _replay_message(skipped)
         record.message = f"{record.message}; {record.replay_message}"
     runner.notebook.cells.pop()
-    return Execution(record=record, notebook=runner.notebook, host_disk_full=host_disk_full)
+    return Execution(record=record, notebook=runner.notebook, host_disk_full=host_disk_full,
+                     probe_stream=runner.probe_stream, boot=runner.boot)
 
 
 def start_kernel(notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, seed: int,

@@ -17,7 +17,7 @@ from time import monotonic
 import nbformat
 
 import grader
-from grader import data, gradebook, installs, kernel_env, registry, report, sandbox
+from grader import data, gradebook, installs, kernel_env, measure, registry, report, sandbox
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
 from grader.grade.options import (EXECUTION_SEED, Options, SandboxRequired, disk_limit_mb, environment,
@@ -84,12 +84,40 @@ class Launched:
     notebook: nbformat.NotebookNode  # what the kernel runs: the staged notebook, its `!pip install` lines skipped
     skipped: list[SkippedLine]
     disk_mb: int
+    measuring: measure.MeasuringRun  # the measuring kernel, started with this one (see grader/measure.py)
 
     def close(self, keep_workdir: bool = False) -> None:
-        """Stop every process of the kernel and (unless kept for debugging) remove the work dir."""
+        """Stop every process of both kernels and (unless kept for debugging) remove the work dirs."""
         self.runner.close()
+        self.measuring.close(keep_workdir)
         if not keep_workdir:
             shutil.rmtree(self.staged.workdir, ignore_errors=True)
+
+
+def _prepare_measuring(submission: Submission, rubric: Rubric, options: Options, raw: bytes, memory_mb: int,
+                       disk_mb: int, packages: kernel_env.KernelEnv, run: measure.MeasuringRun):
+    """In the measuring thread: for an exercise measured apart, a work dir staged apart, the measuring kernel
+    (started at once, so it boots beside the notebook's) and the plan; None for an exercise probed in the notebook."""
+    exercise = registry.load_exercise(rubric.module_name)
+    if not exercise.measured_apart:
+        return None
+    assert submission.notebook is not None
+    staged = stage(submission.notebook, rubric.exercise, raw=raw)
+    run.workdir = staged.workdir
+    kernel_vars = data.stage_into(staged.workdir, rubric.data, options.quick)
+    if rubric.threads:
+        kernel_vars |= {name: str(rubric.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    runnable, _ = installs.skip_installs(staged.notebook, packages)
+    measured, run.left_out = measure.measuring_notebook(runnable)
+    launch = kernel_launch(options, staged.workdir, kernel_vars, submission, memory_mb, packages)
+    run.runner = start_kernel(measured, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb, disk_mb)
+    from grader import probe
+
+    run.exercise = exercise
+    run.plan = probe.make_plan(exercise, rubric.probe, probe_seed(options.secret, measure.notebook_sha(raw),
+                                                                rubric.exercise), options.quick)
+    directory = probe.write_plan(run.plan, staged.workdir)
+    return lambda: probe.cell_source(exercise, directory, stream=True)
 
 
 def start(submission: Submission, rubric: Rubric, options: Options, raw: bytes | None = None) -> Launched:
@@ -109,10 +137,13 @@ def start(submission: Submission, rubric: Rubric, options: Options, raw: bytes |
         launch = kernel_launch(options, staged.workdir, kernel_vars, submission, memory_mb, packages)
         runner = start_kernel(runnable, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb,
                               disk_mb)
+        measuring = measure.MeasuringRun(prepare=lambda run: _prepare_measuring(
+            submission, rubric, options, staged.raw, memory_mb, disk_mb, packages, run), timeouts=rubric.timeouts)
+        measuring.start()
     except BaseException:
         shutil.rmtree(staged.workdir, ignore_errors=True)
         raise
-    return Launched(submission, staged, runner, launch, memory_mb, packages, runnable, skipped, disk_mb)
+    return Launched(submission, staged, runner, launch, memory_mb, packages, runnable, skipped, disk_mb, measuring)
 
 
 def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, options: Options,
@@ -127,14 +158,18 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
     from grader.score import score
 
     staged = launched.staged
+    measuring = launched.measuring
     try:
         exercise = registry.load_exercise(rubric.module_name)
-        plan = probe.make_plan(exercise, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
-                                                                   rubric.exercise), options.quick)
+        apart = measuring.measured_apart()
+        plan = measuring.plan if apart else probe.make_plan(
+            exercise, rubric.probe, probe_seed(options.secret, result.notebook_sha256, rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
         tampered: list[str] = []
 
         def probe_cell() -> str:
+            if apart:
+                return "pass"
             try:
                 probe_dirs.append(probe.write_plan(plan, staged.workdir))
             except probe.ProbeUnreadable as unwritable:
@@ -151,15 +186,30 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         if execution.host_disk_full and execution.record.status != "disk_limit":
             # The notebook stayed under its own limit: what failed for lack of space says nothing about its code.
             raise OSError(errno.ENOSPC, "the machine's disk was full while this notebook ran")
-        problem = tampered[0] if tampered else _probe_problem(execution)
-        measured = None
-        if not problem:
-            try:
-                measured = probe.read(exercise, probe_dirs[0])
-            except probe.ProbeUnreadable as unreadable:
-                problem = str(unreadable)
+        checked_execution = execution.record
+        if apart:
+            measuring.wait()
+            execution.record.probe = measuring.probe
+            stream = measure.verdict(measuring.messages, measuring.boot, exercise, streamed=True)
+            checked_execution = measure.context_execution(execution.record, measuring.cells)
+            problem = stream.problem if stream.data is None else ""
+            if stream.data is None and not stream.evidence and measuring.probe.status != "ok":
+                problem = f"the grader's probe did not complete ({measuring.probe.message})"
+            measured = stream.data
+        else:
+            stream = measure.verdict(execution.probe_stream, execution.boot, exercise, streamed=False)
+            problem = tampered[0] if tampered else _probe_problem(execution)
+            measured = None
+            if not problem:
+                try:
+                    measured = probe.read(exercise, probe_dirs[0])
+                except probe.ProbeUnreadable as unreadable:
+                    problem = str(unreadable)
+        if stream.evidence:
+            _withhold(result, stream.evidence)
+            return
         context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=measured, probe_problem=problem,
-                               execution=execution.record, notebook=staged.notebook, quick=options.quick,
+                               execution=checked_execution, notebook=staged.notebook, quick=options.quick,
                                device=options.check_device)
         runs = run_checks(context)
         result.checks, result.score = score(rubric, runs)
@@ -223,6 +273,15 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
             # The result itself is stored; without its gradebook row it is only regraded on the next run.
             log_failure(options.out_dir, submission, traceback.format_exc())
     return result
+
+
+def _withhold(result: GradeResult, evidence: list[str]) -> None:
+    """Status `tampered`: no score, the evidence in the report; a person decides."""
+    result.status, result.score, result.checks = "tampered", 0.0, []
+    result.evidence = evidence
+    result.message = (f"score withheld: the notebook tampered with the grader's measurement ({evidence[0]}"
+                      f"{f'; and {len(evidence) - 1} more sign(s), listed in the report' if len(evidence) > 1 else ''})"
+                      "; the TA decides with `grader override`")
 
 
 def _failed(result: GradeResult, message: str) -> None:

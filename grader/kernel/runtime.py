@@ -36,30 +36,57 @@ def describe_exception(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}{where}"[:600]
 
 
+class _Sent(dict):
+    """A dict whose every assignment is also sent at once, when the recorder streams."""
+
+    def __init__(self, send: Callable[[str, Any], None] | None) -> None:
+        super().__init__()
+        self._send = send
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if self._send is not None:
+            self._send(key, value)
+
+
 class Recorder:
     """Collects what the probe measured: JSON values, tensors, and one-sentence errors."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.errors: dict[str, str] = {}
+    def __init__(self, stream: Any = None) -> None:
+        # With a stream (grader.kernel.measure.Stream, the measuring kernel) each value leaves the kernel as it is
+        # recorded, before the student's code runs again.
+        self.stream = stream
+        self.values: dict[str, Any] = _Sent(self._send_value if stream is not None else None)
+        self.errors: dict[str, str] = _Sent(self._send_error if stream is not None else None)
         self.tensors: dict[str, torch.Tensor] = {}
+
+    def _send_value(self, key: str, value: Any) -> None:
+        self.stream.send("put", key, json.loads(json.dumps(value, default=str)))
+
+    def _send_error(self, key: str, message: str) -> None:
+        self.stream.send("error", key, str(message))
 
     def put(self, key: str, value: Any) -> None:
         self.values[key] = value
 
+    def error(self, key: str, message: str) -> None:
+        self.errors[key] = message
+
     def tensor(self, key: str, value: Any) -> None:
         """Keep a detached CPU copy of a tensor the student's code returned; anything else is recorded as an error."""
         if not isinstance(value, torch.Tensor):
-            self.errors[key] = f"expected a tensor, got {type(value).__name__}"
+            self.error(key, f"expected a tensor, got {type(value).__name__}")
             return
         self.tensors[key] = value.detach().cpu().clone().contiguous().as_subclass(torch.Tensor)
+        if self.stream is not None:
+            self.stream.tensor(key, self.tensors[key])
 
     def attempt(self, key: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """Call student code; on an exception record one sentence under `key` and return (False, None)."""
         try:
             return True, function(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - student code may raise anything
-            self.errors[key] = describe_exception(error)
+            self.error(key, describe_exception(error))
             return False, None
 
     def save(self, directory: Path) -> None:
@@ -88,9 +115,12 @@ def _qualified_name(func: Any) -> str:
 
 @contextlib.contextmanager
 def trace_torch_calls() -> Iterator[set[str]]:
-    """Names of the torch functions called inside, at the Python level (catches getattr tricks too)."""
+    """Names of the torch functions called inside, at the Python level (catches getattr tricks too), and of the aten
+    operators that reached the dispatcher (custom autograd Functions, no_grad blocks, TorchScript, extensions)."""
+    from grader.kernel.measure import dispatch_tracer
+
     names: set[str] = set()
-    with _FunctionTracer(names):
+    with _FunctionTracer(names), dispatch_tracer(names):
         yield names
 
 
@@ -140,15 +170,29 @@ def grad_status(param: torch.nn.Parameter) -> str:
     return "zero" if bool((param.grad == 0).all()) else "ok"
 
 
-def run(module_name: str, function: str, directory: str, namespace: dict[str, Any]) -> None:
-    """Entry point of the probe cell: load the grader's inputs, call the exercise's probe, save what it measured."""
+def run(module_name: str, function: str, directory: str, namespace: dict[str, Any], stream: bool = False) -> None:
+    """Entry point of the probe cell: report tampering evidence, load the grader's inputs, call the exercise's probe
+    function, and send (`stream`, the measuring kernel) or save (the notebook's kernel) what it measured."""
+    from grader.kernel.measure import Stream, Tampered
+
+    channel = Stream()
+    channel.integrity("start")
     folder = Path(directory)
     plan = json.loads((folder / PLAN_FILE).read_text())
     inputs = load_file(str(folder / INPUTS_FILE))
     module = importlib.import_module(module_name)
-    recorder = Recorder()
+    recorder = Recorder(channel if stream else None)
     try:
         getattr(module, function)(namespace, plan, inputs, recorder)
+    except Tampered:
+        return
     except Exception as error:  # noqa: BLE001 - keep whatever was measured before the failure
-        recorder.errors["_probe"] = describe_exception(error)
-    recorder.save(folder)
+        try:
+            recorder.error("_probe", describe_exception(error))
+        except Tampered:
+            return
+    channel.integrity("end")
+    if stream:
+        channel.done()
+    else:
+        recorder.save(folder)

@@ -12,6 +12,7 @@ EXERCISE = Exercise(
     id="conv1d",
     title="Conv1D from scratch",
     kernel="grader.exercises.conv1d.kernel",
+    measured_apart=True,
     plan=plan.make_plan,
     plan_params=plan.PlanParams,
     schema=schema.ProbeValues,

@@ -18,7 +18,6 @@ from grader.probe import ProbeData
 ATOL = 1e-4
 RTOL = 1e-4
 
-
 def _class_problem(ctx: CheckContext, data: ProbeData) -> str | None:
     """A sentence when there is no usable Conv1D class at all."""
     return class_problem(ctx.notebook, ctx.execution, ctx.plan.spec["class_name"], data.values.class_status,

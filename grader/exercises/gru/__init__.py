@@ -14,6 +14,7 @@ EXERCISE = Exercise(
     id="gru",
     title="GRU from scratch",
     kernel="grader.exercises.gru.kernel",
+    measured_apart=True,
     plan=plan.make_plan,
     plan_params=plan.PlanParams,
     schema=schema.ProbeValues,

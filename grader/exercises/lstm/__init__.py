@@ -18,6 +18,7 @@ EXERCISE = Exercise(
     plan=plan.make_plan,
     plan_params=plan.PlanParams,
     schema=schema.ProbeValues,
+    measured_apart=True,
     checks={
         "lstm.constructible": CheckType(checks.constructible),
         "lstm.shapes": CheckType(checks.shapes),

@@ -13,6 +13,7 @@ EXERCISE = Exercise(
     id="rnn_lm",
     title="RNN language model",
     kernel="grader.exercises.rnn_lm.kernel",
+    measured_apart=True,
     plan=plan.make_plan,
     plan_params=plan.PlanParams,
     schema=schema.ProbeValues,
