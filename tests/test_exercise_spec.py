@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import torch
 from pydantic import BaseModel
 
 from grader import probe, registry
@@ -167,15 +166,25 @@ def test_probe_cell_loads_every_kernel_module_in_import_order():
     assert loaded.index("grader.kernel.runtime") < loaded.index("grader.kernel.recurrent")
 
 
-def test_probe_cell_runs_from_files_not_from_sys_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Modules the notebook replaced in sys.modules are loaded again from the grader's files by the probe cell."""
+def test_probe_cell_runs_from_files_not_from_sys_modules(tmp_path: Path):
+    """Modules the notebook replaced in sys.modules are loaded again from the grader's files by the probe cell.
+
+    The cell runs in an IPython shell of its own process: it drops and reloads every `grader` module, which must not
+    happen to the test session's."""
     exercise = registry.load_exercise("grader.exercises.conv1d")
     plan = probe.make_plan(exercise, {"constructor_args": [[1, 1, 1]], "configs": [[1, 1, 1, 1, 3]]}, 1, quick=True)
     cell = probe.cell_source(exercise, probe.write_plan(plan, tmp_path))
     directory = next(tmp_path.glob(".grader-probe-*"))
-    forged = SimpleNamespace(run=lambda *args: None, probe=lambda *args: None)
-    for name in ("grader.kernel", "grader.kernel.runtime", "grader.kernel.recurrent", exercise.kernel):
-        monkeypatch.setitem(sys.modules, name, forged)
-    exec(compile(cell, "<probe cell>", "exec"), {"Conv1D": torch.nn.Conv1d})
+    forging = (
+        "import builtins, sys, types, torch\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "builtins.get_ipython = lambda: shell\n"
+        "forged = types.SimpleNamespace(run=lambda *args: None, probe=lambda *args: None)\n"
+        f"for name in ('grader.kernel', 'grader.kernel.runtime', 'grader.kernel.recurrent', {exercise.kernel!r}):\n"
+        "    sys.modules[name] = forged\n"
+        f"exec(compile({cell!r}, '<probe cell>', 'exec'), {{'Conv1D': torch.nn.Conv1d}})\n"
+    )
+    subprocess.run([sys.executable, "-c", forging], check=True, cwd=tmp_path, timeout=120)
     data = probe.read(exercise, directory)
     assert data.values.class_status == "ok" and data.values.configs[0].output_shape == [1, 1, 3]
