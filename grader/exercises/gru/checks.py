@@ -18,9 +18,9 @@ from grader.checks.gate_layouts import (Gate, Layout, Mapping, Side, bias_vector
 from grader.checks.recurrent import ATOL, EQUIVALENCE_BATCH, RTOL, from_scratch_outcome, sentence, tolerance_gap
 from grader.exercise import CheckParams
 from grader.exercises.gru.kernel import BACKGROUND, GROUPS, Role, element_roles
-from grader.kernel.recurrent import DRIVER_FLOOR, EFFECT, close, drivers, explain, logit
 from grader.exercises.gru.plan import BEHAVIOUR_ROWS, FIT_ROWS
 from grader.exercises.gru.schema import CellRun, LayerRun
+from grader.kernel.recurrent import DRIVER_FLOOR, EFFECT, close, drivers, explain, logit
 from grader.probe import ProbeData
 
 SEARCH_BUDGET = 40_000   # candidate (mapping, form) pairs tried before giving up
