@@ -21,14 +21,13 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import highlight_overlap
 
+from grader.dashboard import SIMILARITY_CSV as CSV_NAME, SIMILARITY_HTML as HTML_NAME
 from grader.report import TEMPLATES, write_atomic
 from grader.results import GradeResult
 from grader.rubric import Rubric, SimilaritySpec
 from grader.stage import InvalidNotebook, parse_notebook, read_submission
 
 COURSE_CODE_DIR = "course_code"
-CSV_NAME = "similarity.csv"
-HTML_NAME = "similarity.html"
 CSV_COLUMNS = ["exercise", "student_a", "student_b", "similarity", "share_a", "share_b", "matched", "flagged"]
 CONTEXT_LINES = 3  # unmatched lines kept around each matching passage in the side-by-side view
 HISTOGRAM_BINS = 10
@@ -239,19 +238,3 @@ def write_similarity(out_dir: Path, outcomes: list[ExerciseSimilarity]) -> None:
     """OUT/similarity.csv (every compared pair) and OUT/similarity.html (histograms, flagged pairs side by side)."""
     write_atomic(Path(out_dir) / CSV_NAME, _csv_rows(outcomes))
     write_atomic(Path(out_dir) / HTML_NAME, similarity_html(outcomes))
-
-
-def read_flags(out_dir: Path) -> dict[tuple[str, str], list[tuple[str, float]]]:
-    """(student, exercise) → the classmates a stored similarity.csv flags them with, and how alike; {} without one."""
-    path = Path(out_dir) / CSV_NAME
-    flags: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    if not path.is_file():
-        return flags
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("flagged") != "1":
-                continue
-            value = float(row["similarity"])
-            flags.setdefault((row["student_a"], row["exercise"]), []).append((row["student_b"], value))
-            flags.setdefault((row["student_b"], row["exercise"]), []).append((row["student_a"], value))
-    return flags
