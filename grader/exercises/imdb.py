@@ -1514,7 +1514,8 @@ def _accuracy_chart(log: TrainingLog, reference: dict[str, dict[str, list[float]
         run = log.runs.get(key)
         for split in ("train", "valid"):
             if run and run.epochs:
-                series.append({"label": f"{name} {split}", "values": _percent_curve([getattr(e, split) for e in run.epochs])})
+                values = _percent_curve([getattr(epoch, split) for epoch in run.epochs])
+                series.append({"label": f"{name} {split}", "values": values})
             if reference.get(key, {}).get(split):
                 series.append({"label": f"reference {name} {split}", "reference": True,
                                "values": _percent_curve(reference[key][split])})

@@ -512,8 +512,7 @@ def _scored(name: str, value: float, bar: Bar, result: Evaluation, details: dict
     measured = f"{name} {value:.3f} on {result.eval_name}, measured by the grader"
     note = result.model_note()
     details.update({"label order": result.label_source, "majority-class level": f"{bar.baseline:.3f}",
-                    "confusion matrix (rows: true label)": result.confusion_table(),
-                    "confusion matrix chart": result.confusion_chart()})
+                    "confusion matrix (rows: true label)": result.confusion_table()})
     if value >= bar.needed:
         return Outcome.passed(f"{measured} (needs {bar.needed:.2f}, {bar.why}).{note}", **details)
     fraction = (value - bar.baseline) / (bar.needed - bar.baseline) if bar.needed > bar.baseline else 0.0
@@ -535,7 +534,7 @@ def macro_f1(ctx: CheckContext, full: dict[str, float], quick: dict[str, float])
         return result
     per_class = {label: f"{score:.3f}" for label, score in result.f1_per_class.items()}
     return _scored("Macro-F1", result.macro_f1, _bar(ctx, result, "macro_f1", full, quick), result,
-                   {"F1 per class": per_class})
+                   {"F1 per class": per_class, "confusion matrix chart": result.confusion_chart()})
 
 
 @check("indobert.accuracy")
