@@ -9,6 +9,7 @@ flags pairs for a person to read; it never changes a score.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import logging
@@ -125,6 +126,9 @@ def sources_of(results: list[GradeResult]) -> tuple[list[Source], list[str]]:
             code = notebook_code(raw)
         except InvalidNotebook as problem:
             skipped.append(f"{result.student}: {result.notebook}: {problem}")
+            continue
+        if result.notebook_sha256 and hashlib.sha256(raw).hexdigest() != result.notebook_sha256:
+            skipped.append(f"{result.student}: {result.notebook} changed since it was graded (grade it again)")
             continue
         sources.append(Source(result.student, code))
     return sources, skipped

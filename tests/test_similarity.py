@@ -10,11 +10,11 @@ import nbformat
 import pytest
 
 from grader import cli
-from grader.course import SOURCE_ROOT
-from grader.report import write_result
+from grader.course import SOURCE_ROOT, Course
+from grader.report import load_results, write_result
 from grader.results import GradeResult
 from grader.rubric import RubricError, SimilaritySpec, parse_rubric
-from grader.similarity import Source, compare, course_code, notebook_code
+from grader.similarity import Source, class_similarity, compare, course_code, notebook_code
 
 # The slides' code (course_code/slides_dl_nlp.py): every student pastes it.
 SLIDES = '''\
@@ -243,6 +243,17 @@ def stored_class(tmp_path: Path) -> Path:
                                       notebook=str(notebook)))
     write_result(out, GradeResult(student="gani", exercise="conv1d", status="not_submitted", max_score=100))
     return out
+
+
+def test_a_notebook_changed_since_grading_is_not_compared(tmp_path):
+    out = stored_class(tmp_path)
+    results, _ = load_results(out)
+    ana = next(result for result in results if result.student == "ana")
+    ana.notebook_sha256 = "0" * 64
+    outcome = class_similarity([ana, *(r for r in results if r.student != "ana")], {"conv1d": Course.load(
+        SOURCE_ROOT, check_types=False).rubrics["conv1d"]}, SOURCE_ROOT)[0]
+    assert f"ana: {ana.notebook} changed since it was graded (grade it again)" in outcome.skipped
+    assert outcome.flagged == []
 
 
 def test_grader_similarity_writes_csv_html_and_flags_on_the_index(tmp_path):
