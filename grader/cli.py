@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import cli_env, data, disk, execute, report, sandbox
+from grader import cli_env, dashboard, data, disk, execute, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
@@ -67,7 +67,7 @@ def _class_table(results: list[GradeResult]) -> Table:
         rows = [r for r in results if r.exercise == exercise]
         submitted = [r for r in rows if r.status != "not_submitted"]
         mean = sum(r.percent for r in submitted) / len(submitted) if submitted else 0.0
-        problems = sum(r.status in PROBLEM_STATUSES for r in rows)
+        problems = sum(dashboard.failed(r) for r in rows)  # replayed to full marks is no problem
         table.add_row(exercise, str(len(submitted)), str(sum(r.status == "graded" for r in rows)), f"{mean:.1f}",
                       str(problems))
     return table
