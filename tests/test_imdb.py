@@ -448,6 +448,9 @@ def test_every_check_passes_on_a_tutorial_run() -> None:
     assert [series["label"] for series in chart["series"] if not series.get("reference")] == [
         "RNN train", "RNN valid", "BiLSTM train", "BiLSTM valid"]
     assert chart["series"][1]["values"][0] == 49.0 and chart["series"][-1]["values"][-1] == 88.0
+    quick = outcome(context(TUTORIAL_CELLS, full_models(), LABELS, quick=True), "summary").details["accuracy_per_epoch"]
+    assert [s["label"] for s in quick["series"] if s.get("reference")] == [
+        "reference RNN train", "reference RNN valid", "reference BiLSTM train", "reference BiLSTM valid"]
 
 
 def test_full_mode_needs_80_percent() -> None:
