@@ -1186,7 +1186,7 @@ def _shape_table(data: ProbeData) -> dict[str, Any]:
     rows = []
     for run in data.values.cells.get("configs", []):
         batch, _, _, hidden = run.config
-        got = shape_text(run.output_shape) if run.output_kind == "tensor" else (run.output_kind or "nothing")
+        got = shape_text(run.output_shape) if run.output_kind == "tensor" else (run.output_kind or "no result (the call failed)")
         rows.append([_cell_signature(run.config), shape_text([batch, hidden]), got,
                      "ok" if run.output_kind == "tensor" and run.output_shape == [batch, hidden] else "wrong"])
     for run in data.values.layers.get("configs", []):
@@ -1194,7 +1194,7 @@ def _shape_table(data: ProbeData) -> dict[str, Any]:
         expected = f"outputs {shape_text([batch, time, hidden])}, h_T {shape_text([batch, hidden])}"
         pair = run.output_kind.startswith(("tuple (tensor, tensor)", "list (tensor, tensor)"))
         got = f"outputs {shape_text(run.outputs_shape)}, h_T {shape_text(run.last_shape)}" if pair else \
-            (run.output_kind or "nothing")
+            (run.output_kind or "no result (the call failed)")
         rows.append([_layer_signature(run.config), expected, got, "ok" if got == expected else "wrong"])
     return {"chart": "table", "title": "Shapes, expected and got", "columns": ["call", "expected", "got", ""],
             "rows": rows}
