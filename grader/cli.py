@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import cli_env, data, disk, execute, report, sandbox
+from grader import cli_env, dashboard, data, disk, execute, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
@@ -67,7 +67,7 @@ def _class_table(results: list[GradeResult]) -> Table:
         rows = [r for r in results if r.exercise == exercise]
         submitted = [r for r in rows if r.status != "not_submitted"]
         mean = sum(r.percent for r in submitted) / len(submitted) if submitted else 0.0
-        problems = sum(r.status in PROBLEM_STATUSES for r in rows)
+        problems = sum(dashboard.failed(r) for r in rows)  # replayed to full marks is no problem
         table.add_row(exercise, str(len(submitted)), str(sum(r.status == "graded" for r in rows)), f"{mean:.1f}",
                       str(problems))
     return table
@@ -88,6 +88,16 @@ def _start_while_validating(course: Course, plan: BatchPlan, options: Options) -
             first.close()
         raise
     return first
+
+
+def _write_similarity(out_dir: Path, course: Course) -> int:
+    """OUT/similarity.csv and .html from the stored results; the number of flagged pairs."""
+    from grader import similarity  # copydetect loads matplotlib: not on the way to the first kernel
+
+    stored, _ = report.load_results(out_dir)
+    outcomes = similarity.class_similarity(stored, course.rubrics, course.root)
+    similarity.write_similarity(out_dir, outcomes)
+    return sum(len(outcome.flagged) for outcome in outcomes)
 
 
 def _write_summary(out_dir: Path, course: Course) -> tuple[list[GradeResult], list[str]]:
@@ -136,6 +146,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
         try:
             grade_batch(plan, options, on_result, first)
+            flagged = _write_similarity(out_dir, course)
         finally:
             # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
             stored, problems = _write_summary(out_dir, course)
@@ -143,7 +154,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
         errors.print(f"[yellow]skipped[/] {safe(line, one_line=True)}")
     cli_env.print_lacking_packages(stored, course.root)
     console.print(_class_table(stored))
-    console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}")
+    console.print(f"Grades: {out_dir / 'grades.csv'}   Class report: {out_dir / 'index.html'}   "
+                  f"Similarity: {out_dir / 'similarity.html'} ({flagged} flagged pair{'s' if flagged != 1 else ''})")
+    return 0
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    """Compare the stored results' notebooks again (after a rubric's threshold changed, or a partial grade)."""
+    course = Course.load(args.course, check_types=False)
+    if not report.load_results(args.out)[0]:
+        raise FileNotFoundError(f"{args.out}: no graded results here (run grader grade first)")
+    flagged = _write_similarity(args.out, course)
+    _write_summary(args.out, course)
+    console.print(f"{flagged} flagged pair{'s' if flagged != 1 else ''}: {args.out / 'similarity.html'}, "
+                  f"{args.out / 'similarity.csv'}")
     return 0
 
 
@@ -335,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--disk-limit-mb", type=int,
                        help="what a notebook may write into its work dir and /tmp (default: the rubric's)")
     grade.set_defaults(run=cmd_grade)
+
+    similar = commands.add_parser("similarity", help="flag pairs of students whose code is unusually alike")
+    similar.add_argument("--out", type=Path, default=Path("reports"), help="the folder grader grade wrote")
+    similar.set_defaults(run=cmd_similarity)
 
     doctor = commands.add_parser("doctor", help="check whether student notebooks will run isolated here")
     doctor.add_argument("--require-sandbox", action="store_true", help="exit 1 when they will not")

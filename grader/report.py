@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
+from grader.charts import is_chart
 from grader.execute import clip
 from grader.results import CheckRecord, GradeResult
 
@@ -155,10 +156,29 @@ class Detail:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     text: str = ""
     more: int = 0
+    image: str = ""  # a chart, as a data: URI
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def _chart_detail(label: str, spec: dict[str, Any]) -> Detail:
+    """A table spec as a table, any other chart drawn (matplotlib, loaded only for reports that have a chart)."""
+    if spec["chart"] == "table":
+        rows = [[clip(str(cell), DETAIL_TEXT_CAP) for cell in row] for row in spec.get("rows", [])]
+        return Detail(spec.get("title") or label, columns=[str(c) for c in spec.get("columns", [])],
+                      rows=rows[:DETAIL_ITEMS_CAP], more=max(0, len(rows) - DETAIL_ITEMS_CAP))
+    from grader import charts
+
+    try:
+        return Detail(label, image=charts.draw(spec))
+    except ValueError as problem:
+        return Detail(label, text=str(problem))
 
 
 def _detail(key: str, value: Any) -> Detail:
     label = key.replace("_", " ").capitalize()
+    if is_chart(value):
+        return _chart_detail(label, value)
     if isinstance(value, dict):
         pairs = [(clip(str(k), DETAIL_TEXT_CAP), clip(str(v), DETAIL_TEXT_CAP)) for k, v in value.items()]
         return Detail(label, pairs=pairs[:DETAIL_ITEMS_CAP], more=max(0, len(pairs) - DETAIL_ITEMS_CAP))

@@ -67,6 +67,25 @@ class ExecutionRecord(BaseModel):
         return None
 
 
+class OverrideRecord(BaseModel):
+    """Points a person gave a check in place of the grader's, with who, when and why."""
+
+    points: float
+    original_points: float
+    reason: str
+    by: str = ""
+    at: str = ""
+
+
+class LateRecord(BaseModel):
+    """How late the submission was and what the rubric's rule took off."""
+
+    days_late: float = 0.0
+    penalty_points: float = 0.0
+    rule: str = ""
+    overridden: bool = False
+
+
 class CheckRecord(BaseModel):
     id: str
     title: str
@@ -79,6 +98,8 @@ class CheckRecord(BaseModel):
     message: str
     gated_by: list[str] = []
     details: dict[str, Any] = {}
+    override: OverrideRecord | None = None
+    awaiting_review: bool = False
 
 
 class Environment(BaseModel):
@@ -91,6 +112,10 @@ class Environment(BaseModel):
 
 class GradeResult(BaseModel):
     student: str
+    student_name: str = ""
+    submitted_at: str = ""
+    late: LateRecord | None = None
+    awaiting_review: int = 0
     exercise: str
     title: str = ""
     status: GradeStatus

@@ -48,6 +48,27 @@ class CheckSpec(Strict):
         return [value] if isinstance(value, str) else value
 
 
+class SimilaritySpec(Strict):
+    """How `grader similarity` flags pairs of notebooks (it flags, never scores)."""
+
+    threshold: float = Field(0.8, gt=0, le=1, description="a pair is flagged when the larger of its two shares of "
+                             "matching code reaches this")
+    noise_tokens: int = Field(25, ge=5, description="copydetect's noise threshold: matches shorter than this many "
+                              "filtered characters are ignored")
+    guarantee_tokens: int = Field(30, ge=5, description="copydetect's guarantee threshold: matches this long are "
+                                  "always found (winnowing window = guarantee - noise + 1)")
+    min_tokens: int = Field(60, ge=0, description="a notebook with less own code than this (filtered characters, "
+                            "after the course's code is removed) is not compared")
+    common_share: float = Field(0.5, gt=0, le=1, description="a passage found in at least this share of the class's "
+                                "notebooks (and in 3 or more) is the class's common code, removed like the course's")
+
+    @model_validator(mode="after")
+    def _guarantee_at_least_noise(self) -> "SimilaritySpec":
+        if self.guarantee_tokens < self.noise_tokens:
+            raise ValueError("guarantee_tokens must be at least noise_tokens")
+        return self
+
+
 class Rubric(Strict):
     exercise: str
     title: str
@@ -61,6 +82,7 @@ class Rubric(Strict):
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")
     data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")
     checks: list[CheckSpec] = Field(min_length=1)
+    similarity: SimilaritySpec = SimilaritySpec()
 
     @field_validator("exercise")
     @classmethod

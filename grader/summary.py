@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pandas as pd
 
 import grader
+from grader import dashboard
 from grader.report import TEMPLATES, ran_unisolated, write_atomic
 from grader.results import CheckRecord, GradeResult, GradeStatus
 from grader.rubric import Rubric
@@ -129,6 +130,7 @@ class ExerciseSummary:
     histogram: list[Bin]
     checks: list[CheckSummary]
     statuses: dict[str, int] = field(default_factory=dict)
+    replayed: int = 0
 
 
 @dataclass
@@ -144,10 +146,11 @@ class Row:
     message: str
     duration_s: float
     href: str
+    replayed: bool = False  # crashed, replayed, full marks: not a problem
 
     @property
     def problem(self) -> bool:
-        return self.status != "graded"
+        return self.status != "graded" and not self.replayed
 
     @property
     def short(self) -> bool:
@@ -155,17 +158,19 @@ class Row:
 
 
 def _histogram(percents: list[float]) -> list[Bin]:
-    """Ten bins of percent; 100 % falls in the last bin, not an eleventh."""
-    counts = [0] * HISTOGRAM_BINS
+    """Ten bins of percent below 100, and full marks in a bin of their own: the bar a TA looks for first."""
+    counts = [0] * (HISTOGRAM_BINS + 1)
     width = 100 / HISTOGRAM_BINS
     for value in percents:
-        counts[min(HISTOGRAM_BINS - 1, max(0, int(value // width)))] += 1
+        full = value >= 100 - 1e-9
+        counts[HISTOGRAM_BINS if full else min(HISTOGRAM_BINS - 1, max(0, int(value // width)))] += 1
     tallest = max(counts) or 1
     bins = []
     for index, count in enumerate(counts):
         height = round(HISTOGRAM_HEIGHT * count / tallest, 1)
+        label = "100" if index == HISTOGRAM_BINS else f"{index * width:.0f}–<{(index + 1) * width:.0f}"
         bins.append(Bin(
-            start=round(index * width), label=f"{index * width:.0f}–{(index + 1) * width:.0f}", count=count,
+            start=round(index * width), label=label, count=count,
             x=index * (HISTOGRAM_BAR_WIDTH + HISTOGRAM_GAP), y=HISTOGRAM_TOP + HISTOGRAM_HEIGHT - height, height=height,
         ))
     return bins
@@ -208,12 +213,13 @@ def _exercise_summary(
         max_score=rubric.max_score if rubric else max((row.max_score for row in rows), default=0.0),
         rows=len(rows),
         submitted=len(submitted),
-        graded=sum(row.status == "graded" for row in rows),
+        graded=sum(row.status == "graded" or row.replayed for row in rows),
         mean=statistics.fmean(percents) if percents else None,
         median=statistics.median(percents) if percents else None,
         histogram=_histogram(percents),
         checks=_check_summaries(results, rubric),
-        statuses={status: sum(row.status == status for row in rows) for status in STATUSES},
+        statuses={status: sum(row.status == status and not row.replayed for row in rows) for status in STATUSES},
+        replayed=sum(row.replayed for row in rows),
     )
 
 
@@ -229,15 +235,18 @@ def _index_rows(results: list[GradeResult], rubrics: dict[str, Rubric]) -> list[
             student=result.student, exercise=result.exercise, score=result.score, max_score=max_score,
             percent=100.0 * result.score / max_score if max_score else 0.0, status=result.status,
             message=_one_line(result.message, CSV_MESSAGE_CAP), duration_s=result.duration_s,
-            href=_href(result.student, result.exercise),
+            href=_href(result.student, result.exercise), replayed=dashboard.replayed_to_full_marks(result),
         ))
     return rows
 
 
-def index_html(results: list[GradeResult], rubrics: dict[str, Rubric], problems: Iterable[str] = ()) -> str:
-    """The class summary page."""
+def index_html(results: list[GradeResult], rubrics: dict[str, Rubric], problems: Iterable[str] = (),
+               flags: dashboard.Flags | None = None, similarity_page: bool = False) -> str:
+    """The TA's page: students by row (sortable, filterable), then each exercise graded, then every result."""
     rows = _index_rows(results, rubrics)
-    exercises = sorted(set(rubrics) | {r.exercise for r in results})
+    # Only exercises with results: a rubric nobody was graded against would be an empty section.
+    exercises = sorted({r.exercise for r in results})
+    people = dashboard.student_rows(results, {e: r.max_score for e, r in rubrics.items()}, flags or {})
     summaries = [
         _exercise_summary(
             exercise,
@@ -249,13 +258,19 @@ def index_html(results: list[GradeResult], rubrics: dict[str, Rubric], problems:
     ]
     return TEMPLATES.get_template("index.html.j2").render(
         summaries=summaries,
-        rows=rows,
-        slowest=sorted(rows, key=lambda row: row.duration_s, reverse=True)[:SLOWEST_COUNT],
+        rows=[row for row in rows if row.status != "not_submitted"],
+        unsubmitted=[row for row in rows if row.status == "not_submitted"],
+        people=[person for person in people if person.submitted],
+        absent=[person for person in people if not person.submitted],
+        exercises=exercises,
+        similarity_page=similarity_page,
+        slowest=sorted((row for row in rows if row.duration_s), key=lambda row: row.duration_s,
+                       reverse=True)[:SLOWEST_COUNT],
         students=len({row.student for row in rows}),
         problems=list(problems),
         statuses=STATUSES,
         not_isolated=sum(ran_unisolated(result) for result in results),
-        chart={"width": HISTOGRAM_BINS * (HISTOGRAM_BAR_WIDTH + HISTOGRAM_GAP), "bar": HISTOGRAM_BAR_WIDTH,
+        chart={"width": (HISTOGRAM_BINS + 1) * (HISTOGRAM_BAR_WIDTH + HISTOGRAM_GAP), "bar": HISTOGRAM_BAR_WIDTH,
                "axis": HISTOGRAM_TOP + HISTOGRAM_HEIGHT, "height": HISTOGRAM_TOP + HISTOGRAM_HEIGHT + 16},
         version=grader.__version__,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -269,5 +284,7 @@ def write_summary(
     out_dir = Path(out_dir)
     frame = grades_frame(results, rubrics)
     write_atomic(out_dir / "grades.csv", frame.to_csv(index=False, float_format="%.2f", lineterminator="\n"))
-    write_atomic(out_dir / "index.html", index_html(results, rubrics, problems))
+    similarity_page = (out_dir / dashboard.SIMILARITY_HTML).is_file()
+    write_atomic(out_dir / "index.html", index_html(results, rubrics, problems, dashboard.read_flags(out_dir),
+                                                    similarity_page))
     return frame

@@ -443,6 +443,14 @@ def test_every_check_passes_on_a_tutorial_run() -> None:
     assert table["Trainable parameters"] == "RNN 2,592,105  |  BiLSTM 4,810,857"
     assert table["Valid accuracy curve"] == "RNN ▂▂▂▂▂ 49.0% → 51.0%  |  BiLSTM ▅▆▆▆▇ 78.0% → 88.0%"
     assert table["Test accuracy, re-measured by the grader"] == "RNN 50.0% (n=400)  |  BiLSTM 86.0% (n=400)"
+    chart = outcome(ctx, "summary").details["accuracy_per_epoch"]
+    assert chart["chart"] == "lines" and chart["x"] == [1, 2, 3, 4, 5]
+    assert [series["label"] for series in chart["series"] if not series.get("reference")] == [
+        "RNN train", "RNN valid", "BiLSTM train", "BiLSTM valid"]
+    assert chart["series"][1]["values"][0] == 49.0 and chart["series"][-1]["values"][-1] == 88.0
+    quick = outcome(context(TUTORIAL_CELLS, full_models(), LABELS, quick=True), "summary").details["accuracy_per_epoch"]
+    assert [s["label"] for s in quick["series"] if s.get("reference")] == [
+        "reference RNN train", "reference RNN valid", "reference BiLSTM train", "reference BiLSTM valid"]
 
 
 def test_full_mode_needs_80_percent() -> None:

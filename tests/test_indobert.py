@@ -196,6 +196,16 @@ def test_no_validation_f1_fails_the_report_without_a_probe():
                                                reference_curve=indobert_checks.ReferenceCurve(quick=[0.5]))
     assert outcome.fraction == 0 and "No validation F1 was reported" in outcome.message
     assert outcome.details["where the figures were read"] == {"train": "cell 1, output"}
+    chart = outcome.details["F1 per epoch, chart"]  # no F1 printed: only the reference's curve is drawn
+    assert chart["series"] == [{"label": "reference valid F1", "values": [0.5], "reference": True}]
+
+
+def test_f1_per_epoch_chart_beside_the_reference():
+    printed = "".join(f"(Epoch {n}) TRAIN LOSS:0.5 F1:0.{n}0\n(Epoch {n}) VALID LOSS:0.6 F1:0.{n}5\n" for n in (1, 2))
+    chart = indobert._f1_chart(indobert.notebook_reports(_context([printed])), [0.3, 0.4, 0.5])
+    assert chart["x"] == [1, 2, 3]
+    assert chart["series"][:2] == [{"label": "your train F1", "values": [0.1, 0.2, None]},
+                                   {"label": "your valid F1", "values": [0.15, 0.25, None]}]
 
 
 VALID = [[40, 10, 5], [8, 10, 2], [4, 6, 15]]  # rows: true positive, neutral, negative

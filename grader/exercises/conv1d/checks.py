@@ -62,9 +62,15 @@ def constructible(ctx: CheckContext) -> Outcome:
     return Outcome.partial(fraction, f"{len(failures)} of {len(constructions)} argument sets failed: {failures[0]}.")
 
 
+def _expected_shape(config: list[int]) -> list[int]:
+    """[batch, out_channels, length]: 'same' padding keeps the length."""
+    batch, _, channels_out, _, length = config
+    return [batch, channels_out, length]
+
+
 def _shape_verdict(run_error: str | None, shape: list[int] | None, config: list[int]) -> str | None:
     batch, _, channels_out, width, length = config
-    expected = [batch, channels_out, length]
+    expected = _expected_shape(config)
     if run_error:
         return run_error
     if shape is None:
@@ -90,7 +96,9 @@ def _shapes(ctx: CheckContext, group: str) -> Outcome:
         if verdict:
             problems.append(f"{_signature(run.config)} {verdict}")
     passed = len(runs) - len(problems)
-    shapes = {_signature(run.config): shape_text(run.output_shape) for run in runs}
+    shapes = {"chart": "table", "title": "Shapes, expected and got", "columns": ["call", "expected", "got", ""],
+              "rows": [[_signature(run.config), shape_text(_expected_shape(run.config)), shape_text(run.output_shape),
+                        "ok" if run.output_shape == _expected_shape(run.config) else "wrong"] for run in runs]}
     if not problems:
         return Outcome.passed(f"All {len(runs)} output shapes are [batch, out_channels, length].", shapes=shapes)
     return Outcome.partial(passed / len(runs), f"{len(problems)} of {len(runs)} shapes wrong; {problems[0]}.",

@@ -560,10 +560,32 @@ def shapes(ctx: CheckContext) -> Outcome:
             if shape_problem:
                 signature = (_cell_signature if which == "cell" else _layer_signature)(run.config)
                 problems.append(f"{signature}: {shape_problem}")
+    table = _shape_table(data)
     if not problems:
-        return Outcome.passed(f"GRUCell and GRU return the right shapes in all {plural(total // 2, 'configuration')}.")
+        return Outcome.passed(f"GRUCell and GRU return the right shapes in all {plural(total // 2, 'configuration')}.",
+                              shapes=table)
     return Outcome.partial((total - len(problems)) / total, f"{len(problems)} of {total} calls have the wrong shape."
-                                                             f" {sentence(problems[0])}", problems=problems)
+                                                             f" {sentence(problems[0])}", problems=problems,
+                           shapes=table)
+
+
+def _shape_table(data: ProbeData) -> dict[str, Any]:
+    """Every call's expected and returned shapes side by side (a table in the report)."""
+    rows = []
+    for run in data.values.cells.get("configs", []):
+        batch, _, _, hidden = run.config
+        got = shape_text(run.output_shape) if run.output_kind == "tensor" else (run.output_kind or "no result (the call failed)")
+        rows.append([_cell_signature(run.config), shape_text([batch, hidden]), got,
+                     "ok" if run.output_kind == "tensor" and run.output_shape == [batch, hidden] else "wrong"])
+    for run in data.values.layers.get("configs", []):
+        batch, time, _, hidden = run.config
+        expected = f"outputs {shape_text([batch, time, hidden])}, h_T {shape_text([batch, hidden])}"
+        pair = run.output_kind.startswith(("tuple (tensor, tensor)", "list (tensor, tensor)"))
+        got = f"outputs {shape_text(run.outputs_shape)}, h_T {shape_text(run.last_shape)}" if pair else \
+            (run.output_kind or "no result (the call failed)")
+        rows.append([_layer_signature(run.config), expected, got, "ok" if got == expected else "wrong"])
+    return {"chart": "table", "title": "Shapes, expected and got", "columns": ["call", "expected", "got", ""],
+            "rows": rows}
 
 
 _cache: dict[str, Any] = {}

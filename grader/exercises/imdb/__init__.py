@@ -27,7 +27,7 @@ EXERCISE = Exercise(
         "imdb.bilstm_trained": CheckType(checks.bilstm_trained, checks.BilstmTrainedParams),
         "imdb.bilstm_report": CheckType(checks.bilstm_report, checks.BilstmReportParams),
         "imdb.param_count": CheckType(checks.param_count),
-        "imdb.summary": CheckType(checks.summary),
+        "imdb.summary": CheckType(checks.summary, checks.SummaryParams),
     },
     datasets=("imdb",),
 )

@@ -1143,9 +1143,35 @@ def _column(run: Run | None, model: Measured | None, ctx: CheckContext) -> dict[
     return column
 
 
-def summary(ctx: CheckContext) -> Outcome:
+def _percent_curve(values: list[float | None]) -> list[float | None]:
+    return [None if value is None else round(100 * value, 2) for value in values]
+
+
+def _accuracy_chart(log: TrainingLog, reference: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """Both models' per-epoch train and valid accuracy against the reference notebook's (a chart in the report)."""
+    series = []
+    for key, name in (("rnn", "RNN"), ("lstm", "BiLSTM")):
+        run = log.runs.get(key)
+        for split in ("train", "valid"):
+            if run and run.epochs:
+                values = _percent_curve([getattr(epoch, split) for epoch in run.epochs])
+                series.append({"label": f"{name} {split}", "values": values})
+            if reference.get(key, {}).get(split):
+                series.append({"label": f"reference {name} {split}", "reference": True,
+                               "values": _percent_curve(reference[key][split])})
+    longest = max((len(item["values"]) for item in series), default=0)
+    return {"chart": "lines", "title": "Accuracy per epoch", "x_label": "epoch", "y_label": "accuracy (%)",
+            "x": list(range(1, longest + 1)), "series": series}
+
+
+class SummaryParams(CheckParams):
+    reference_curve: dict[str, dict[str, dict[str, list[float]]]] = {}
+
+
+def summary(ctx: CheckContext, reference_curve: dict[str, dict[str, dict[str, list[float]]]]) -> Outcome:
     """RNN vs BiLSTM side by side: parameters, per-epoch accuracy, printed and re-measured test accuracy, curves."""
     log = training_log(ctx)
+    chart = _accuracy_chart(log, reference_curve.get("quick" if ctx.quick else "full", {}))
     rnn = _column(log.runs.get("rnn"), _best(ctx, "rnn"), ctx)
     lstm = _column(log.runs.get("lstm"), _best(ctx, *ADVANCED), ctx)
     labels = {"model": "Model", "params": "Trainable parameters", "printed": "Test accuracy, printed",
@@ -1155,5 +1181,6 @@ def summary(ctx: CheckContext) -> Outcome:
     order = [k for k in ("model", "params") if k in keys] + [k for k in keys if k.startswith("Epoch")] + \
             [k for k in ("printed", "measured", "train_curve", "valid_curve") if k in keys]
     table = {labels.get(key, key): f"RNN {rnn.get(key, '—')}  |  BiLSTM {lstm.get(key, '—')}" for key in order}
+    charted = {"accuracy_per_epoch": chart} if chart["series"] else {}
     return Outcome.passed("Side by side below: RNN | BiLSTM, and where each model's numbers were read.",
-                          side_by_side=table, training_logs=log.details())
+                          side_by_side=table, **charted, training_logs=log.details())

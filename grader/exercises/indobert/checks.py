@@ -116,6 +116,12 @@ class Evaluation:
         return {f"true {label}": " · ".join(f"→ {other} {count}" for other, count in zip(LABELS, row))
                 for label, row in zip(LABELS, self.confusion)}
 
+    def confusion_chart(self) -> dict[str, Any]:
+        """The confusion matrix as a chart spec (grader.charts)."""
+        return {"chart": "matrix", "title": f"Confusion matrix on {self.eval_name}", "rows": list(LABELS),
+                "columns": list(LABELS), "values": [[int(count) for count in row] for row in self.confusion],
+                "x_label": "predicted by the model", "y_label": "true label"}
+
     def model_note(self) -> str:
         if self.standin:
             return (" Quick mode: the model is the grader's tiny BERT stand-in, not IndoBERT, so this score tests"
@@ -422,7 +428,7 @@ def macro_f1(ctx: CheckContext, full: FullBar, quick: QuickBar) -> Outcome:
         return result
     per_class = {label: f"{score:.3f}" for label, score in result.f1_per_class.items()}
     return _scored("Macro-F1", result.macro_f1, _bar(ctx, result, "macro_f1", full, quick), result,
-                   {"F1 per class": per_class})
+                   {"F1 per class": per_class, "confusion matrix chart": result.confusion_chart()})
 
 
 def accuracy(ctx: CheckContext, full: FullBar, quick: QuickBar) -> Outcome:
@@ -682,6 +688,23 @@ def _curves(reports: list[Reported], reference: list[float]) -> dict[str, str]:
     return table
 
 
+def _f1_chart(reports: list[Reported], reference: list[float]) -> dict[str, Any]:
+    """Per-epoch F1 the notebook reported (train and valid) against the reference notebook's valid F1."""
+    numbered = [report for report in reports if report.epoch is not None and "F1" in report.metrics]
+    epochs = sorted({report.epoch for report in numbered} | set(range(1, len(reference) + 1)))
+
+    def curve(split: str) -> list[float | None]:
+        last = {report.epoch: report.metrics["F1"] for report in numbered if report.split == split}
+        return [last.get(epoch) for epoch in epochs]
+
+    series = [{"label": f"your {split.lower()} F1", "values": curve(split)} for split in ("TRAIN", "VALID")
+              if any(value is not None for value in curve(split))]
+    if reference:
+        series.append({"label": "reference valid F1", "values": reference, "reference": True})
+    return {"chart": "lines", "title": "F1 per epoch", "x_label": "epoch", "y_label": "macro-F1", "x": epochs,
+            "series": series}
+
+
 def _found_where(reports: list[Reported]) -> dict[str, str]:
     """Where each split's figures were read: the report says what it found even when it cannot attribute it."""
     found: dict[str, list[str]] = {}
@@ -741,6 +764,9 @@ def reported_metrics(ctx: CheckContext, tolerance: float, reference_curve: Refer
     curve = reference_curve.quick if ctx.quick else reference_curve.full
     details: dict[str, Any] = {"per-epoch figures against the reference": _curves(reports, curve),
                                "where the figures were read": _found_where(reports) or "nowhere"}
+    chart = _f1_chart(reports, curve)
+    if chart["series"]:
+        details["F1 per epoch, chart"] = chart
     valid = [report for report in reports if report.split == "VALID" and "F1" in report.metrics]
     unlabelled = [report for report in reports if report.split == "" and "F1" in report.metrics]
     note = ""
