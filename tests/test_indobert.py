@@ -202,7 +202,7 @@ def test_no_validation_f1_fails_the_report_without_a_probe():
 
 def test_f1_per_epoch_chart_beside_the_reference():
     printed = "".join(f"(Epoch {n}) TRAIN LOSS:0.5 F1:0.{n}0\n(Epoch {n}) VALID LOSS:0.6 F1:0.{n}5\n" for n in (1, 2))
-    chart = indobert._f1_chart(indobert.notebook_reports(_context([printed])), [0.3, 0.4, 0.5])
+    chart = indobert_checks._f1_chart(indobert_checks.notebook_reports(_context([printed])), [0.3, 0.4, 0.5])
     assert chart["x"] == [1, 2, 3]
     assert chart["series"][:2] == [{"label": "your train F1", "values": [0.1, 0.2, None]},
                                    {"label": "your valid F1", "values": [0.15, 0.25, None]}]
