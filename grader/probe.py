@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from grader import probe_runtime
+from grader import portable, probe_runtime
 from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
 
 VALUES_CAP_BYTES = 4 * 2**20
@@ -65,14 +65,13 @@ def make_plan(module: ModuleType, params: dict[str, Any], seed: int, quick: bool
     return module.make_plan(params, torch.Generator().manual_seed(seed), quick)
 
 
-FOLDER_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-FILE_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-FILE_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_READ = os.O_RDONLY | portable.NONBLOCK | portable.NOCTTY
+FILE_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 TAMPERED = (errno.EEXIST, errno.ELOOP, errno.ENOTDIR, errno.ENOENT)
 
 
-def _write_new(folder: int, name: str, content: bytes) -> None:
-    descriptor = os.open(name, FILE_CREATE, 0o644, dir_fd=folder)
+def _write_new(folder: portable.Folder, name: str, content: bytes) -> None:
+    descriptor = portable.open_in(folder, name, FILE_CREATE)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
 
@@ -86,7 +85,7 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
     directory = workdir / f".grader-probe-{secrets.token_hex(8)}"
     try:
         directory.mkdir()
-        folder = os.open(directory, FOLDER_OPEN)
+        folder = portable.open_folder(directory)
     except OSError as error:
         if error.errno in TAMPERED:
             raise ProbeUnreadable("the grader could not create the probe's folder: the notebook changed it") from None
@@ -100,7 +99,7 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
                                   "link in their folder") from None
         raise
     finally:
-        os.close(folder)
+        portable.close_folder(folder)
     return directory
 
 
@@ -131,15 +130,15 @@ def cell_source(module_name: str, directory: Path) -> str:
 def _read_capped(path: Path, cap: int) -> bytes:
     """A regular file's bytes, at most `cap`, opened without following a link (in its folder or as itself)."""
     try:
-        folder = os.open(path.parent, FOLDER_OPEN)
+        folder = portable.open_folder(path.parent)
     except OSError:
         raise ProbeUnreadable(f"the probe wrote no {path.name} (its folder is gone or was replaced)") from None
     try:
-        descriptor = os.open(path.name, FILE_READ, dir_fd=folder)
+        descriptor = portable.open_in(folder, path.name, FILE_READ)
     except OSError:
         raise ProbeUnreadable(f"the probe wrote no {path.name}") from None
     finally:
-        os.close(folder)
+        portable.close_folder(folder)
     with os.fdopen(descriptor, "rb") as handle:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
