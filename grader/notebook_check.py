@@ -112,13 +112,27 @@ def _caller_namespace() -> dict[str, Any]:
     return inspect.stack()[3].frame.f_globals
 
 
-def _probe_here(rubric: Rubric, module: Any, namespace: dict[str, Any]) -> tuple[Any, Any, str]:
+def _quick_unless_fetched(rubric: Rubric) -> bool:
+    """Quick mode, as `grader check` by default; full mode when the rubric names datasets and every one is fetched
+    (`grader data fetch`): a model trained on the real data is then measured on real held-out reviews."""
+    from grader import data
+
+    names = set(rubric.data)
+    if names and not data.prepare(names, quick=False):
+        return False
+    missing = data.prepare(names, quick=True)
+    if missing:
+        raise SelfCheckProblem(missing[0])
+    return True
+
+
+def _probe_here(rubric: Rubric, module: Any, namespace: dict[str, Any], quick: bool) -> tuple[Any, Any, str]:
     """Run the exercise's probe on `namespace` in this process; (plan, data or None, problem)."""
     import torch
 
     from grader import probe, probe_runtime
 
-    plan = probe.make_plan(module, rubric.probe, secrets.randbits(62), quick=True)
+    plan = probe.make_plan(module, rubric.probe, secrets.randbits(62), quick)
     scratch = Path(tempfile.mkdtemp(prefix="grader-selfcheck-"))
     try:
         folder = probe.write_plan(plan, scratch)
@@ -147,19 +161,20 @@ def check_namespace(exercise: str, namespace: dict[str, Any], course: str | Path
     root = find_course(course)
     full = _rubric(root, exercise)
     rubric = full.model_copy(update={"checks": [c for c in full.checks if c.visibility == "public"]})
+    quick = _quick_unless_fetched(rubric)
     module = registry.load_module(rubric.module_name)
     text, source = current_notebook(namespace, notebook)
-    plan, measured, problem = _probe_here(rubric, module, namespace)
+    plan, measured, problem = _probe_here(rubric, module, namespace, quick)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=measured, probe_problem=problem,
-                           execution=execution_of(text), notebook=text, quick=True, device=device)
+                           execution=execution_of(text), notebook=text, quick=quick, device=device)
     checks, earned = score(rubric, run_checks(context))
     result = GradeResult(student="you", exercise=exercise, title=full.title, status="graded", score=earned,
                          max_score=rubric.max_score, checks=checks, execution=context.execution,
                          graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          environment=Environment(python=platform.python_version(),
                                                  torch=torch.__version__, device=device,
-                                                 grader_version=grader.__version__, quick=True))
+                                                 grader_version=grader.__version__, quick=quick))
     hidden = [c for c in full.checks if c.visibility == "hidden"]
     kit_withheld = kit.withheld_in(root, exercise) or kit.Withheld(0, 0.0)
     withheld = kit.Withheld(len(hidden) + kit_withheld.checks,
