@@ -71,9 +71,10 @@ class CheckRun:
 
 def run_check(context: CheckContext) -> CheckRun:
     """Run one check; a crash inside the grader's check is recorded, never raised."""
-    function = registry.get_check(context.spec.type)
+    check_type = registry.get_check(context.spec.type)
     try:
-        outcome = function(context, **context.spec.params)
+        params = check_type.params.model_validate(context.spec.params)
+        outcome = check_type.function(context, **{name: getattr(params, name) for name in type(params).model_fields})
     except ProbeUnavailable as missing:
         return CheckRun(context.spec, Outcome.failed(f"Not checked: {missing}."))
     except Exception as error:  # noqa: BLE001 - one broken check must not lose the others

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.rubric import Rubric, RubricError, check_types_known, load_rubrics
+from grader.rubric import Rubric, RubricError, check_against_exercise, load_rubrics
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,11 +34,11 @@ class Course:
         return cls(root=root, rubrics=load_rubrics(root / "rubrics", check_types))
 
     def check_types(self) -> None:
-        """Every rubric's check types are registered by its exercise module; else one line per unknown type."""
+        """Every rubric against its exercise's spec (check types, params, datasets); else one line per problem."""
         lines: list[str] = []
         for rubric in self.rubrics.values():
             try:
-                check_types_known(rubric, str(self.root / "rubrics" / f"{rubric.exercise}.yaml"))
+                check_against_exercise(rubric, str(self.root / "rubrics" / f"{rubric.exercise}.yaml"))
             except RubricError as error:
                 lines.extend(error.lines)
         if lines:

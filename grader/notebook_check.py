@@ -126,23 +126,24 @@ def _quick_unless_fetched(rubric: Rubric) -> bool:
     return True
 
 
-def _probe_here(rubric: Rubric, module: Any, namespace: dict[str, Any], quick: bool) -> tuple[Any, Any, str]:
-    """Run the exercise's probe on `namespace` in this process; (plan, data or None, problem)."""
+def _probe_here(rubric: Rubric, exercise: Any, namespace: dict[str, Any], quick: bool) -> tuple[Any, Any, str]:
+    """Run the exercise's kernel side (its probe) on `namespace` in this process; (plan, data or None, problem)."""
     import torch
 
-    from grader import probe, probe_runtime
+    from grader import probe
+    from grader.kernel import runtime
 
-    plan = probe.make_plan(module, rubric.probe, secrets.randbits(62), quick)
+    plan = probe.make_plan(exercise, rubric.probe, secrets.randbits(62), quick)
     scratch = Path(tempfile.mkdtemp(prefix="grader-selfcheck-"))
     try:
         folder = probe.write_plan(plan, scratch)
         state = torch.random.get_rng_state()
         try:
-            probe_runtime.run(rubric.module_name, str(folder), namespace)
+            runtime.run(exercise.kernel, exercise.probe, str(folder), namespace)
         finally:
             torch.random.set_rng_state(state)  # the student's own random stream goes on as before
         try:
-            return plan, probe.read(module, folder), ""
+            return plan, probe.read(exercise, folder), ""
         except probe.ProbeUnreadable as unreadable:
             return plan, None, str(unreadable)
     finally:
@@ -162,9 +163,9 @@ def check_namespace(exercise: str, namespace: dict[str, Any], course: str | Path
     full = _rubric(root, exercise)
     rubric = full.model_copy(update={"checks": [c for c in full.checks if c.visibility == "public"]})
     quick = _quick_unless_fetched(rubric)
-    module = registry.load_module(rubric.module_name)
+    exercise_spec = registry.load_exercise(rubric.module_name)
     text, source = current_notebook(namespace, notebook)
-    plan, measured, problem = _probe_here(rubric, module, namespace, quick)
+    plan, measured, problem = _probe_here(rubric, exercise_spec, namespace, quick)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=measured, probe_problem=problem,
                            execution=execution_of(text), notebook=text, quick=quick, device=device)

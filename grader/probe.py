@@ -7,6 +7,7 @@ written only if it did not exist, so a link the notebook planted is refused, nev
 
 from __future__ import annotations
 
+import ast
 import errno
 import importlib.util
 import json
@@ -15,16 +16,19 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from grader import portable, probe_runtime
-from grader.probe_runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
+from grader import portable
+from grader.exercise import KERNEL_PACKAGE
+from grader.kernel.runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
+
+if TYPE_CHECKING:
+    from grader.exercise import Exercise
 
 VALUES_CAP_BYTES = 4 * 2**20
 TENSORS_CAP_BYTES = 512 * 2**20
@@ -48,7 +52,7 @@ class ProbeData:
 
 
 class ParamInfo(BaseModel):
-    """One parameter as the probe saw it (probe_runtime.param_infos), with the fate of its gradient."""
+    """One parameter as the probe saw it (grader.kernel.runtime.param_infos), with the fate of its gradient."""
 
     name: str
     shape: list[int]
@@ -60,9 +64,10 @@ class ProbeUnreadable(Exception):
     """The probe's output is missing, too large or malformed; the message is one sentence for the report."""
 
 
-def make_plan(module: ModuleType, params: dict[str, Any], seed: int, quick: bool) -> ProbePlan:
-    """Ask the exercise module for the probe's inputs."""
-    return module.make_plan(params, torch.Generator().manual_seed(seed), quick)
+def make_plan(exercise: Exercise, params: dict[str, Any], seed: int, quick: bool) -> ProbePlan:
+    """Ask the exercise for the probe's inputs, given the rubric's `probe:` section (validated by the rubric's
+    loader against the exercise's plan_params)."""
+    return exercise.plan(exercise.plan_params.model_validate(params), torch.Generator().manual_seed(seed), quick)
 
 
 FILE_READ = os.O_RDONLY | portable.NONBLOCK | portable.NOCTTY
@@ -103,16 +108,53 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
     return directory
 
 
-def cell_source(module_name: str, directory: Path) -> str:
+def _module_file(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"no module {name!r} to probe with")
+    return Path(spec.origin)
+
+
+def _kernel_imports(path: Path) -> set[str]:
+    """The kernel-package modules a kernel-side file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.startswith(KERNEL_PACKAGE + ".")}
+
+
+def kernel_modules() -> list[tuple[str, Path]]:
+    """Every module of the kernel package, each after the kernel modules it imports: the order they load in."""
+    package = _module_file(KERNEL_PACKAGE)
+    files = {KERNEL_PACKAGE: package} | {f"{KERNEL_PACKAGE}.{path.stem}": path
+                                         for path in sorted(package.parent.glob("*.py")) if path.name != "__init__.py"}
+    ordered: list[tuple[str, Path]] = []
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in chain:
+            raise ImportError(f"the kernel package imports itself in a circle: {' -> '.join(chain + (name,))}")
+        if any(done == name for done, _ in ordered):
+            return
+        for needed in sorted(_kernel_imports(files[name]) & files.keys()):
+            visit(needed, chain + (name,))
+        ordered.append((name, files[name]))
+
+    for name in files:
+        visit(name, ())
+    return ordered
+
+
+def cell_source(exercise: Exercise, directory: Path) -> str:
     """The probe cell: run the exercise's kernel-side probe over the student's namespace.
 
-    The probe runtime and the exercise module are loaded afresh from their files, not taken from the kernel's
-    sys.modules, where the notebook may have replaced or patched them.
+    Every module of the kernel package and the exercise's kernel module are loaded afresh from their files, not
+    taken from the kernel's sys.modules, where the notebook may have replaced or patched them.
     """
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.origin is None:
-        raise ImportError(f"no module {module_name!r} to probe with")
-    loads = [("grader.probe_runtime", probe_runtime.__file__), (module_name, spec.origin)]
+    loads = [(name, str(path)) for name, path in kernel_modules()]
+    loads.append((exercise.kernel, str(_module_file(exercise.kernel))))
     return (
         "def _grader_probe(namespace):\n"
         "    import importlib.util, sys\n"
@@ -121,7 +163,8 @@ def cell_source(module_name: str, directory: Path) -> str:
         "        module = importlib.util.module_from_spec(spec)\n"
         "        sys.modules[name] = module\n"
         "        spec.loader.exec_module(module)\n"
-        f"    sys.modules['grader.probe_runtime'].run({module_name!r}, {str(directory)!r}, namespace)\n"
+        f"    sys.modules['{KERNEL_PACKAGE}.runtime'].run({exercise.kernel!r}, {exercise.probe!r}, "
+        f"{str(directory)!r}, namespace)\n"
         "_grader_probe(globals())\n"
         "del _grader_probe\n"
     )
@@ -149,7 +192,7 @@ def _read_capped(path: Path, cap: int) -> bytes:
     return content
 
 
-def read(module: ModuleType, directory: Path) -> ProbeData:
+def read(exercise: Exercise, directory: Path) -> ProbeData:
     """Load and validate what the probe wrote; raise ProbeUnreadable with one sentence when it cannot be used."""
     try:
         document = json.loads(_read_capped(directory / VALUES_FILE, VALUES_CAP_BYTES))
@@ -157,15 +200,12 @@ def read(module: ModuleType, directory: Path) -> ProbeData:
         raise ProbeUnreadable(f"the probe's {VALUES_FILE} is not valid JSON ({error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("errors", {}), dict):
         raise ProbeUnreadable(f"the probe's {VALUES_FILE} does not have the expected structure")
-    schema: type[BaseModel] | None = getattr(module, "ProbeValues", None)
-    values = document.get("values", {})
-    if schema is not None:
-        try:
-            values = schema.model_validate(values)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
+    try:
+        values = exercise.schema.model_validate(document.get("values", {}))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ProbeUnreadable(f"the probe's values failed the schema at {where}: {first['msg']}") from None
     content = _read_capped(directory / TENSORS_FILE, TENSORS_CAP_BYTES)
     try:
         tensors = load(content)

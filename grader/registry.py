@@ -1,51 +1,55 @@
-"""Check types registered by name; exercise modules register theirs on import."""
+"""Exercises found as packages under grader.exercises, each declaring one verified Exercise spec."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING, Callable
+from dataclasses import replace
 
-if TYPE_CHECKING:
-    from grader.check import Outcome
+from grader.exercise import CheckType, Exercise, ExerciseError, verify
 
-CheckFunction = Callable[..., "Outcome"]
-
-_checks: dict[str, CheckFunction] = {}
+_exercises: dict[str, Exercise] = {}
+_checks: dict[str, CheckType] = {}
 
 
-def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check type: `@check("conv1d.shapes")` over `def shapes(ctx, **params) -> Outcome`."""
+def load_exercise(package: str) -> Exercise:
+    """Import an exercise package and verify its spec (once per process); ExerciseError says what is wrong."""
+    known = _exercises.get(package)
+    if known is not None:
+        return known
+    module = importlib.import_module(package)
+    exercise = getattr(module, "EXERCISE", None)
+    problems = verify(exercise, package)
+    if problems:
+        raise ExerciseError(problems)
+    assert isinstance(exercise, Exercise)
+    exercise = replace(exercise, package=package)
+    for name in exercise.checks:
+        owner = next((e.package for e in _exercises.values() if name in e.checks), None)
+        if owner is not None:
+            raise ExerciseError([f"{package}: checks[{name!r}]: already declared by {owner}"])
+    _exercises[package] = exercise
+    _checks.update(exercise.checks)
+    return exercise
 
-    def register(function: CheckFunction) -> CheckFunction:
-        known = _checks.get(name)
-        # The same source loaded again (the probe reloads exercise modules from their files) replaces itself.
-        if known is not None and known.__code__.co_filename != function.__code__.co_filename:
-            raise ValueError(f"check type {name!r} is registered twice")
-        _checks[name] = function
-        return function
 
-    return register
-
-
-def load_module(name: str):
-    """Import an exercise module (which registers its check types)."""
-    return importlib.import_module(name)
-
-
-def load_builtin_exercises() -> None:
-    """Import every module in grader.exercises."""
+def builtin_packages() -> list[str]:
+    """Every package under grader/exercises: adding an exercise adds a folder there, nothing else."""
     import grader.exercises
 
-    for info in pkgutil.iter_modules(grader.exercises.__path__):
-        load_module(f"grader.exercises.{info.name}")
+    return [f"grader.exercises.{info.name}" for info in pkgutil.iter_modules(grader.exercises.__path__) if info.ispkg]
+
+
+def load_builtin_exercises() -> dict[str, Exercise]:
+    """Load every built-in exercise, keyed by id."""
+    return {exercise.id: exercise for exercise in map(load_exercise, builtin_packages())}
 
 
 def has_check(name: str) -> bool:
     return name in _checks
 
 
-def get_check(name: str) -> CheckFunction:
+def get_check(name: str) -> CheckType:
     return _checks[name]
 
 

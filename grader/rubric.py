@@ -9,7 +9,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from grader import registry
+from grader import data, registry
+from grader.exercise import Exercise, ExerciseError
 
 EXERCISE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -50,7 +51,7 @@ class CheckSpec(Strict):
 class Rubric(Strict):
     exercise: str
     title: str
-    module: str = Field("", description="module registering the check types; default grader.exercises.<exercise>")
+    module: str = Field("", description="package declaring the exercise's spec; default grader.exercises.<exercise>")
     timeouts: Timeouts = Timeouts()
     memory_limit_mb: int = Field(4096, gt=0)
     threads: int | None = Field(None, gt=0, description="torch's CPU threads in the kernel (OMP_NUM_THREADS and "
@@ -115,26 +116,51 @@ def parse_rubric(raw: Any, source: str) -> Rubric:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            message = problem["msg"].removeprefix("Value error, ")
-            if problem["type"] == "extra_forbidden":
-                message = "unknown key"
-            lines.append(f"{source}: {_location(problem['loc'], raw)}: {message}")
+            lines.append(f"{source}: {_location(problem['loc'], raw)}: {_message(problem)}")
         raise RubricError(lines) from None
     return rubric
 
 
-def check_types_known(rubric: Rubric, source: str) -> None:
-    """Every check type must be registered by the exercise's module."""
+def _message(problem: Any) -> str:
+    return "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"].removeprefix("Value error, ")
+
+
+def _params_problems(model: type[BaseModel], raw: dict[str, Any], source: str, key: str) -> list[str]:
+    """One line per parameter the model refuses: unknown, missing, or of the wrong type."""
     try:
-        registry.load_module(rubric.module_name)
+        model.model_validate(raw)
+    except ValidationError as error:
+        return [f"{source}: {key}.{_location(problem['loc'], raw)}: {_message(problem)}" for problem in error.errors()]
+    return []
+
+
+def _data_problems(rubric: Rubric, exercise: Exercise, source: str) -> list[str]:
+    known = data.load_builtin_datasets()
+    lines = [f"{source}: data: unknown dataset {name!r} (known: {', '.join(sorted(known))})"
+             for name in rubric.data if name not in known]
+    return lines + [f"{source}: data: the exercise's checks read the dataset {name!r}, so the rubric must stage it"
+                    for name in exercise.datasets if name not in rubric.data]
+
+
+def check_against_exercise(rubric: Rubric, source: str) -> None:
+    """The rubric against its exercise's spec: every check type declared, every params and probe key of the declared
+    type, every dataset the checks read staged. One line per problem."""
+    try:
+        exercise = registry.load_exercise(rubric.module_name)
     except ImportError as error:
         raise RubricError([f"{source}: module: cannot import {rubric.module_name!r} ({error})"]) from None
-    lines = [
-        f"{source}: checks[{index}] (id: {check.id}).type: unknown check type {check.type!r}"
-        f" (known: {', '.join(registry.check_names(prefix=rubric.exercise)) or 'none'})"
-        for index, check in enumerate(rubric.checks)
-        if not registry.has_check(check.type)
-    ]
+    except ExerciseError as error:
+        raise RubricError([f"{source}: module: {line}" for line in error.lines]) from None
+    lines = _params_problems(exercise.plan_params, rubric.probe, source, "probe")
+    for index, check in enumerate(rubric.checks):
+        key = f"checks[{index}] (id: {check.id})"
+        check_type = exercise.checks.get(check.type)
+        if check_type is None:
+            lines.append(f"{source}: {key}.type: unknown check type {check.type!r}"
+                         f" (known: {', '.join(sorted(exercise.checks)) or 'none'})")
+        else:
+            lines += _params_problems(check_type.params, check.params, source, f"{key}.params")
+    lines += _data_problems(rubric, exercise, source)
     if lines:
         raise RubricError(lines)
 
@@ -156,7 +182,7 @@ def load_rubric(path: Path, check_types: bool = True) -> Rubric:
     if path.stem != rubric.exercise:
         raise RubricError([f"{source}: exercise: {rubric.exercise!r} does not match the file name {path.stem!r}"])
     if check_types:
-        check_types_known(rubric, source)
+        check_against_exercise(rubric, source)
     return rubric
 
 

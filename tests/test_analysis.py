@@ -4,7 +4,7 @@ import nbformat
 import pytest
 import torch
 
-from grader.analysis import Finding, first_difference, forbidden_references, from_scratch_outcome, missing_definition
+from grader.checks.analysis import Finding, first_difference, forbidden_references, from_scratch_outcome, missing_definition
 from grader.results import CellRecord, ExecutionRecord
 
 FORBIDDEN = {"conv1d", "Conv1d"}

@@ -5,9 +5,9 @@ import torch
 import torch.nn as nn
 
 from conftest import ROOT, grade_fixtures, grade_notebook, message, points, repo_rubric
-from grader.exercises import gru
+from grader.exercises.gru import checks as gru_checks, kernel as gru_kernel, plan as gru_plan, schema as gru_schema
 from grader.probe import ProbeData
-from grader.probe_runtime import Recorder
+from grader.kernel.runtime import Recorder
 
 I, H = 4, 6
 
@@ -85,7 +85,8 @@ class Broken(TorchLayout):
         return super().forward(x, h) * 0.5
 
 
-def run_search(module: nn.Module, forms=gru.VALID_FORMS, size_in=I, hidden=H, **kwargs) -> gru.SearchResult:
+def run_search(module: nn.Module, forms=gru_checks.VALID_FORMS, size_in=I, hidden=H,
+               **kwargs) -> gru_checks.SearchResult:
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for param in module.parameters():
@@ -93,7 +94,7 @@ def run_search(module: nn.Module, forms=gru.VALID_FORMS, size_in=I, hidden=H, **
         x, h = torch.randn(12, size_in, generator=generator), torch.rand(12, hidden, generator=generator) * 2 - 1
         output = module(x, h)
     params = [(name, p.detach()) for name, p in module.named_parameters()]
-    return gru.search(params, size_in, hidden, x, h, output, forms, **kwargs)
+    return gru_checks.search(params, size_in, hidden, x, h, output, forms, **kwargs)
 
 
 @pytest.mark.parametrize("module, reset, update", [
@@ -104,8 +105,8 @@ def run_search(module: nn.Module, forms=gru.VALID_FORMS, size_in=I, hidden=H, **
 ])
 def test_search_finds_every_standard_layout(module, reset, update):
     found = run_search(module)
-    assert found.form == gru.Form(reset, update), found.problem
-    assert found.tried < gru.SEARCH_BUDGET
+    assert found.form == gru_checks.Form(reset, update), found.problem
+    assert found.tried < gru_checks.SEARCH_BUDGET
 
 
 def test_search_names_where_each_gate_lives():
@@ -164,7 +165,7 @@ class GatesInside(nn.Module):
 ])
 def test_search_reads_tensors_of_any_rank_and_axis_order(module, reset, update, source, size_in, hidden):
     found = run_search(module(size_in, hidden), size_in=size_in, hidden=hidden)
-    assert found.form == gru.Form(reset, update), found.problem
+    assert found.form == gru_checks.Form(reset, update), found.problem
     assert found.tried < 2000 and " as 3 input blocks" in found.reading
     if hidden == 6:
         assert found.mapping.sources[source[0]] == source[1]
@@ -221,24 +222,25 @@ class SigmoidCandidate(nn.Module):
 
 def probe_cell(cell_class, size_in=I, hidden=H):
     """The probe and the cell's identification, in this process (no kernel): one configuration."""
-    plan = gru.make_plan({"configs": [[3, 5, size_in, hidden]]}, torch.Generator().manual_seed(5), quick=True)
+    params = gru_plan.PlanParams(configs=[[3, 5, size_in, hidden]])
+    plan = gru_plan.make_plan(params, torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
-    gru.probe({"GRUCell": cell_class}, plan.spec, plan.inputs, recorder)
-    data = ProbeData(gru.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
+    gru_kernel.probe({"GRUCell": cell_class}, plan.spec, plan.inputs, recorder)
+    data = ProbeData(gru_schema.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
     run = data.values.cells["configs"][0]
-    return gru.identify(data, plan.inputs, run, "configs/0")
+    return gru_checks.identify(data, plan.inputs, run, "configs/0")
 
 
 def test_behaviour_reads_a_cell_whose_tensors_fit_no_block_reading():
     found, why = probe_cell(FlatVector)
-    assert not why and found.behaviour is not None and found.form == gru.Form("after", "new")
+    assert not why and found.behaviour is not None and found.form == gru_checks.Form("after", "new")
     assert found.reading.startswith("matched by behaviour")
     assert found.mapping.sources["W_hn"] == "theta (36 elements)"
 
 
 def test_behaviour_names_elements_that_change_nothing():
     found, _ = probe_cell(WithUnusedState)
-    assert found.form == gru.Form("before", "old") and found.behaviour.unused[:2] == ["h0[0]", "h0[1]"]
+    assert found.form == gru_checks.Form("before", "old") and found.behaviour.unused[:2] == ["h0[0]", "h0[1]"]
 
 
 @pytest.mark.parametrize("cell_class, words", [
@@ -264,11 +266,11 @@ def test_a_cell_too_big_to_read_by_behaviour_says_so():
 
 
 def test_behaviour_says_what_it_saw():
-    plan = gru.make_plan({"configs": [[3, 5, I, H]]}, torch.Generator().manual_seed(5), quick=True)
+    plan = gru_plan.make_plan(gru_plan.PlanParams(configs=[[3, 5, I, H]]), torch.Generator().manual_seed(5), quick=True)
     recorder = Recorder()
-    gru.probe({"GRUCell": SigmoidCandidate}, plan.spec, plan.inputs, recorder)
-    data = ProbeData(gru.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
-    reading = gru.read_by_behaviour(data, plan.inputs, data.values.cells["configs"][0], "configs/0")
+    gru_kernel.probe({"GRUCell": SigmoidCandidate}, plan.spec, plan.inputs, recorder)
+    data = ProbeData(gru_schema.ProbeValues.model_validate(recorder.values), recorder.errors, recorder.tensors)
+    reading = gru_checks.read_by_behaviour(data, plan.inputs, data.values.cells["configs"][0], "configs/0")
     assert reading.problem.startswith("with every parameter set to 0 a GRU returns h/2")
 
 

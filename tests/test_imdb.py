@@ -18,9 +18,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 from conftest import ROOT, grade_notebook, message, repo_rubric
 from grader import data
 from grader.check import CheckContext, Outcome, run_check
-from grader.exercises import imdb
+from grader.exercises.imdb import checks as imdb_checks, kernel as imdb_kernel, plan as imdb_plan, schema as imdb_schema
 from grader.probe import ProbeData
-from grader.probe_runtime import Recorder
+from grader.kernel.runtime import Recorder
 from grader.results import CellRecord, ExecutionRecord, GradeResult
 
 RUBRIC = repo_rubric("imdb")
@@ -35,8 +35,8 @@ def context(cells: list[tuple[str, ...]], models: list[dict[str, Any]] | None = 
     execution = ExecutionRecord(status="completed", cells=[
         CellRecord(number=index + 1, status="ok", **dict(zip(("stdout", "stderr", "html"), outputs)))
         for index, (_, *outputs) in enumerate(cells)])
-    values = imdb.ProbeValues.model_validate({"function_status": function_status, "models": models or []})
-    plan = imdb.HeldBackPlan(spec={"function": "predict_sentiment", "texts": []}, labels=labels or [])
+    values = imdb_schema.ProbeValues.model_validate({"function_status": function_status, "models": models or []})
+    plan = imdb_plan.HeldBackPlan(spec={"function": "predict_sentiment", "texts": []}, labels=labels or [])
     return CheckContext(rubric=RUBRIC, spec=RUBRIC.checks[0], plan=plan, probe=ProbeData(values, {}, {}),
                         probe_problem="", execution=execution, notebook=notebook, quick=quick)
 
@@ -80,7 +80,7 @@ def lstm_module(vocab: int = 25_002, hidden: int = 256, layers: int = 2) -> nn.M
 
 
 def model_record(module: nn.Module, kind: str, name: str, probabilities: list[float | None]) -> dict[str, Any]:
-    return {"names": [name], "kind": kind, **imdb._structure(module), "probabilities": probabilities}
+    return {"names": [name], "kind": kind, **imdb_kernel._structure(module), "probabilities": probabilities}
 
 
 LABELS = [1, 0] * 200
@@ -96,7 +96,7 @@ def predictions(accuracy: float, labels: list[int] = LABELS) -> list[float]:
 
 
 def test_tutorial_lines_parse_into_two_runs() -> None:
-    log = imdb.training_log(context(TUTORIAL_CELLS))
+    log = imdb_checks.training_log(context(TUTORIAL_CELLS))
     rnn, lstm = log.runs["rnn"], log.runs["lstm"]
     assert [(e.number, e.train, e.valid) for e in rnn.epochs] == [(n, t, v) for n, (t, v) in enumerate(RNN_EPOCHS, 1)]
     assert [e.valid for e in lstm.epochs] == [v for _, v in LSTM_EPOCHS]
@@ -111,7 +111,7 @@ def test_fractions_other_separators_and_the_lstm_first() -> None:
              ("evaluate(model_b)", "BiLSTM test: loss=0.3 - test_acc=0.8530\n"),
              ("history = fit(model_a)", lines(RNN_EPOCHS)),
              ("evaluate(model_a)", "RNN test: loss=0.7 - test_acc=0.4792\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert log.runs["lstm"].test == pytest.approx(0.853) and log.runs["rnn"].test == pytest.approx(0.4792)
     assert log.runs["lstm"].epochs[0].train == pytest.approx(0.65)
     assert log.counts == [(4_810_857, "lstm")]
@@ -122,7 +122,7 @@ def test_progress_bar_noise_and_repeated_epoch_lines() -> None:
     epochs = noise + "Epoch 1/5 done: train accuracy 0.61 | validation accuracy: 0.66\n" + "".join(
         f"Epoch {n}/5 done: train accuracy 0.7{n} | validation accuracy: 0.8{n}\n" for n in range(2, 6))
     cells = [("N_EPOCHS = 5\nprint('N_EPOCHS', N_EPOCHS)\nfit(rnn)", "N_EPOCHS 5\nepochs: 5\n" + epochs)]
-    run = imdb.training_log(context(cells)).runs["rnn"]
+    run = imdb_checks.training_log(context(cells)).runs["rnn"]
     assert [(e.number, e.train, e.valid) for e in run.epochs] == [
         (1, 0.61, 0.66), *((n, pytest.approx(0.7 + n / 100), pytest.approx(0.8 + n / 100)) for n in range(2, 6))]
 
@@ -131,7 +131,7 @@ def test_lines_without_epoch_numbers_and_tests_printed_together_at_the_end() -> 
     plain = lambda epochs: "".join(f"train acc {100 * t:.1f} %, valid acc {100 * v:.1f} %\n" for t, v in epochs)  # noqa: E731
     cells = [("train(rnn_net)", plain(RNN_EPOCHS)), ("train(lstm_net)", plain(LSTM_EPOCHS[:3])),
              ("print(evaluate(rnn_net))", "Test Acc: 47.9%\n"), ("print(evaluate(lstm_net))", "Test Acc: 85.3%\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert len(log.runs["rnn"].epochs) == 5 and len(log.runs["lstm"].epochs) == 3
     assert log.runs["rnn"].test == pytest.approx(0.479) and log.runs["lstm"].test == pytest.approx(0.853)
 
@@ -139,7 +139,7 @@ def test_lines_without_epoch_numbers_and_tests_printed_together_at_the_end() -> 
 def test_unnamed_runs_are_taken_in_order() -> None:
     cells = [("fit(model)", tutorial_epochs(RNN_EPOCHS) + "Test Acc: 50.00%\n"),
              ("fit(model)", tutorial_epochs(LSTM_EPOCHS) + "Test Acc: 85.00%\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert log.runs["rnn"].test == 0.5 and log.runs["lstm"].test == 0.85
 
 
@@ -156,7 +156,7 @@ def test_keras_style_lines_and_bare_accuracy_only_on_training_lines() -> None:
              ("print(evaluate(rnn_model))", "test_loss: 0.6931 - test_accuracy: 0.4792\n"),
              ("lstm_history = fit(lstm_model)", keras_lines(LSTM_EPOCHS)),
              ("print(evaluate(lstm_model))", "test_loss: 0.3400 - test_accuracy: 0.8530\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert [(e.number, e.train, e.valid) for e in log.runs["rnn"].epochs] == [
         (n, pytest.approx(t), pytest.approx(v)) for n, (t, v) in enumerate(RNN_EPOCHS, 1)]
     assert (log.runs["rnn"].test, log.runs["lstm"].test) == (pytest.approx(0.4792), pytest.approx(0.853))
@@ -176,7 +176,7 @@ def test_progress_bar_postfixes_on_stderr() -> None:
     cells = [("rnn_history = fit(rnn_model)", "", tqdm_bar(RNN_EPOCHS)), ("evaluate(rnn_model)", "Test Acc: 47.92%\n"),
              ("lstm_history = fit(lstm_model)", "Training...\n", tqdm_bar(LSTM_EPOCHS)),
              ("evaluate(lstm_model)", "Test Acc: 85.30%\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert [(e.train, e.valid) for e in log.runs["rnn"].epochs] == RNN_EPOCHS
     assert [(e.train, e.valid) for e in log.runs["lstm"].epochs] == LSTM_EPOCHS
     assert log.runs["lstm"].where() == "cell 3 (stderr (progress bars))" and log.runs["lstm"].test == 0.853
@@ -187,7 +187,7 @@ def test_an_epoch_bar_redrawn_with_the_same_postfix_counts_once() -> None:
     draw = lambda n, t, v: f"\r{20 * n}%|##  | {n}/5 [00:02<00:08, 1.9s/it, acc={t}, val_acc={v}]"  # noqa: E731
     text = "\r  0%|    | 0/5 [00:00<?, ?it/s]" + "".join(draw(n - 1, t, v) + draw(n, t, v)
                                                      for n, (t, v) in enumerate(LSTM_EPOCHS, 1))
-    log = imdb.training_log(context([("fit(lstm_model)", "", text + draw(5, *LSTM_EPOCHS[-1]) + "\n")]))
+    log = imdb_checks.training_log(context([("fit(lstm_model)", "", text + draw(5, *LSTM_EPOCHS[-1]) + "\n")]))
     assert [(e.train, e.valid) for e in log.runs["lstm"].epochs] == LSTM_EPOCHS
 
 
@@ -203,7 +203,7 @@ def test_displayed_and_printed_dataframes() -> None:
              ("evaluate(rnn_model)", "Test Acc: 47.92%\n"),
              ("print(pd.DataFrame(lstm_history))", lstm.to_string() + "\n"),
              ("evaluate(lstm_model)", "Test Acc: 85.30%\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert [(e.number, e.train, e.valid) for e in log.runs["rnn"].epochs] == [
         (n, t, v) for n, (t, v) in enumerate(RNN_EPOCHS, 1)]
     assert log.runs["rnn"].where() == "cell 1 (a displayed table)"
@@ -218,7 +218,7 @@ def test_one_table_for_both_models() -> None:
     wide = pd.DataFrame({"rnn_train_acc": [t for t, _ in RNN_EPOCHS], "rnn_valid_acc": [v for _, v in RNN_EPOCHS],
                          "lstm_train_acc": [t for t, _ in LSTM_EPOCHS], "lstm_valid_acc": [v for _, v in LSTM_EPOCHS]})
     for frame in (long, wide):
-        log = imdb.training_log(context([("history", "", "", frame.to_html())]))
+        log = imdb_checks.training_log(context([("history", "", "", frame.to_html())]))
         assert [e.valid for e in log.runs["rnn"].epochs] == [v for _, v in RNN_EPOCHS]
         assert [e.train for e in log.runs["lstm"].epochs] == [t for t, _ in LSTM_EPOCHS]
 
@@ -228,7 +228,7 @@ def test_printed_history_dicts() -> None:
                                   "val_loss": [0.6] * 5, "val_accuracy": [v for _, v in epochs]})
     cells = [("print(rnn_history)", history(RNN_EPOCHS) + "\nTest Acc: 47.92%\n"),
              ("print(lstm_history)", history(LSTM_EPOCHS) + "\nTest Acc: 85.30%\n")]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert [(e.train, e.valid) for e in log.runs["rnn"].epochs] == RNN_EPOCHS
     assert log.runs["lstm"].where() == "cell 2 (a printed dict of lists)" and log.runs["lstm"].test == 0.853
 
@@ -236,7 +236,7 @@ def test_printed_history_dicts() -> None:
 def test_a_dict_printed_every_epoch() -> None:
     lines = "".join(f"{ {'epoch': n, 'train_loss': 0.6, 'train_acc': t, 'valid_acc': v} }\n"
                     for n, (t, v) in enumerate(RNN_EPOCHS, 1))
-    log = imdb.training_log(context([("fit(rnn_model)", lines + "{'test_acc': 0.4792}\n")]))
+    log = imdb_checks.training_log(context([("fit(rnn_model)", lines + "{'test_acc': 0.4792}\n")]))
     assert [(e.number, e.train, e.valid) for e in log.runs["rnn"].epochs] == [
         (n, t, v) for n, (t, v) in enumerate(RNN_EPOCHS, 1)]
     assert log.runs["rnn"].test == 0.4792
@@ -245,7 +245,7 @@ def test_a_dict_printed_every_epoch() -> None:
 def test_the_same_numbers_reported_twice_are_one_run() -> None:
     cells = [("fit(model)", tutorial_epochs(RNN_EPOCHS)), ("fit(model)", tutorial_epochs(LSTM_EPOCHS)),
              ("pd.DataFrame(history)", "", "", history_frame(RNN_EPOCHS).to_html())]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert len(log.all_runs) == 2 and log.runs["lstm"].epochs[0].valid == 0.78
     assert log.runs["rnn"].where() == "cells 1, 3 (printed output, a displayed table)"
 
@@ -270,7 +270,7 @@ LEGACY_CELLS = [
 def test_runs_are_attributed_by_the_class_each_cell_uses() -> None:
     # The LSTM is trained first here, so the order alone would get both wrong.
     cells = LEGACY_CELLS[4:6] + [LEGACY_CELLS[6], LEGACY_CELLS[7]] + LEGACY_CELLS[:4]
-    log = imdb.training_log(context(cells))
+    log = imdb_checks.training_log(context(cells))
     assert log.runs["lstm"].test == 0.853 and log.runs["rnn"].test == pytest.approx(0.4792)
     assert log.reasons["rnn"] == ("by the code: cell 7 uses `model`, built in cell 6 from class `RNN` (cell 5, "
                                   "with an nn.RNN)")
@@ -279,7 +279,7 @@ def test_runs_are_attributed_by_the_class_each_cell_uses() -> None:
 
 def test_an_overwritten_rnn_is_graded_from_what_is_left() -> None:
     ctx = context(LEGACY_CELLS, [model_record(lstm_module(), "bilstm", "model", predictions(0.86))], LABELS)
-    lost = imdb.training_log(ctx).source.lost("rnn")
+    lost = imdb_checks.training_log(ctx).source.lost("rnn")
     assert (lost.variable, lost.cell, lost.cls.cell) == ("model", 2, 1)
     assert lost.replaced == "`model` was given a model built from class `RNN` (cell 5, with an nn.LSTM) in cell 6"
     for check_id in ("rnn_trained", "rnn_report"):
@@ -357,8 +357,8 @@ def test_probe_calls_the_current_tutorial_signature_with_the_notebooks_objects()
     plan = {"function": "predict_sentiment", "texts": ["good", "bad"], "max_candidates": 3, "seconds_per_model": 60}
     for history in ([], ["text = 'a'\npredict_sentiment(text, model=m, tokenizer=tokenizer, vocab=vocab, device=device)"]):
         recorder = Recorder()
-        imdb.probe({**namespace, "_ih": history}, plan, {}, recorder)
-        model = imdb.ProbeValues.model_validate(recorder.values).models[0]
+        imdb_kernel.probe({**namespace, "_ih": history}, plan, {}, recorder)
+        model = imdb_schema.ProbeValues.model_validate(recorder.values).models[0]
         assert model.probabilities == [0.8, pytest.approx(0.3)] and model.failures == 0
         assert seen[-1] == (tokenizer, vocab, torch.device("cpu"))
     assert model.call == "predict_sentiment(review, model=model, tokenizer=tokenizer, vocab=vocab, device=device)"
@@ -369,11 +369,11 @@ def test_probe_leaves_out_the_lengths_a_basic_rnn_does_not_take() -> None:
         return torch.sigmoid(model(torch.ones(3, 1), torch.tensor([3]))).item()
 
     recorder = Recorder()
-    imdb.probe({"rnn": Lengthless(), "predict_sentiment": predict_sentiment,
+    imdb_kernel.probe({"rnn": Lengthless(), "predict_sentiment": predict_sentiment,
                 "_ih": ["predict_sentiment(rnn, 'This film is great')"]},
                {"function": "predict_sentiment", "texts": ["a", "b"], "max_candidates": 3, "seconds_per_model": 60},
                {}, recorder)
-    model = imdb.ProbeValues.model_validate(recorder.values).models[0]
+    model = imdb_schema.ProbeValues.model_validate(recorder.values).models[0]
     assert model.probabilities == [pytest.approx(0.731, abs=1e-3)] * 2 and model.failures == 0
     assert model.call == "predict_sentiment(model, review)" and "the lengths were left out" in model.adapted
 
@@ -382,12 +382,12 @@ def test_probe_leaves_out_the_lengths_a_basic_rnn_does_not_take() -> None:
     (0.25, 0.25), (torch.tensor([0.75]), 0.75), ((1, 0.9), 0.9), ((0, 0.9), pytest.approx(0.1)),
     ((torch.tensor(1), torch.tensor(0.6)), pytest.approx(0.6)), ([0.2, 0.8], 0.8), ("positive", 1.0)])
 def test_what_predict_sentiment_may_return(returned: Any, expected: float) -> None:
-    assert imdb.probability_of_positive(returned) == expected
+    assert imdb_kernel.probability_of_positive(returned) == expected
 
 
 def test_what_predict_sentiment_may_not_return() -> None:
     with pytest.raises(TypeError, match="not a probability or a \\(class, probability\\) pair"):
-        imdb.probability_of_positive({"label": 1})
+        imdb_kernel.probability_of_positive({"label": 1})
 
 
 # --------------------------------------------------------------------------- the probe, in-process
@@ -404,9 +404,9 @@ def test_probe_finds_models_by_structure_and_scores_them() -> None:
     namespace = {"rnn_model": rnn, "best": lstm, "lstm_model": lstm, "small": one_layer, "layer": nn.LSTM(4, 4),
                  "_": lstm, "predict_sentiment": predict_sentiment, "text": "not a model"}
     recorder = Recorder()
-    imdb.probe(namespace, {"function": "predict_sentiment", "texts": ["good", "bad", "good"], "max_candidates": 3,
-                           "seconds_per_model": 60}, {}, recorder)
-    values = imdb.ProbeValues.model_validate(recorder.values)
+    imdb_kernel.probe(namespace, {"function": "predict_sentiment", "texts": ["good", "bad", "good"],
+                                  "max_candidates": 3, "seconds_per_model": 60}, {}, recorder)
+    values = imdb_schema.ProbeValues.model_validate(recorder.values)
     assert [(m.kind, m.names) for m in values.models] == [
         ("rnn", ["rnn_model"]), ("bilstm", ["best", "lstm_model"]), ("lstm", ["small"])]
     assert values.models[1].probabilities == [0.9, 0.1, 0.9] and len([c for c in calls if isinstance(c, str)]) == 9
@@ -418,10 +418,10 @@ def test_probe_gives_up_on_a_predict_function_that_always_fails() -> None:
         raise KeyError(sentence)
 
     recorder = Recorder()
-    imdb.probe({"m": rnn_module(20, 4), "predict_sentiment": predict_sentiment},
+    imdb_kernel.probe({"m": rnn_module(20, 4), "predict_sentiment": predict_sentiment},
                {"function": "predict_sentiment", "texts": [f"review {i}" for i in range(50)], "max_candidates": 3,
                 "seconds_per_model": 60}, {}, recorder)
-    model = imdb.ProbeValues.model_validate(recorder.values).models[0]
+    model = imdb_schema.ProbeValues.model_validate(recorder.values).models[0]
     assert model.probabilities == [None] * 5 and model.failures == 5
     assert model.first_error.startswith("KeyError: 'review 0'") and "all failed" in model.stopped_early
 
@@ -496,9 +496,9 @@ def test_parameter_count_hints() -> None:
 
 
 def test_counts_with_the_tutorial_sizes_layer_by_layer() -> None:
-    assert imdb.tutorial_count("rnn") == 2_592_105 and imdb.tutorial_count("bilstm") == 4_810_857
-    record = imdb.ModelRecord.model_validate(model_record(lstm_module(), "bilstm", "m", []))
-    assert imdb.breakdown(record) == {
+    assert imdb_checks.tutorial_count("rnn") == 2_592_105 and imdb_checks.tutorial_count("bilstm") == 4_810_857
+    record = imdb_schema.ModelRecord.model_validate(model_record(lstm_module(), "bilstm", "m", []))
+    assert imdb_checks.breakdown(record) == {
         "Embedding `embedding`": "25,002 × 100 = 2,500,200",
         "LSTM `rnn` layer 1, forward": "1,024 × 100 + 1,024 × 256 + 1,024 + 1,024 = 366,592",
         "LSTM `rnn` layer 1, backward": "1,024 × 100 + 1,024 × 256 + 1,024 + 1,024 = 366,592",
@@ -507,14 +507,15 @@ def test_counts_with_the_tutorial_sizes_layer_by_layer() -> None:
         "Linear `fc`": "1 × 512 + 1 = 513",
         "Total (trainable)": "4,810,857",
     }
-    rnn = imdb.ModelRecord.model_validate(model_record(rnn_module(), "rnn", "m", []))
-    assert imdb.breakdown(rnn)["RNN `rnn` layer 1, forward"] == "256 × 100 + 256 × 256 + 256 + 256 = 91,648"
+    rnn = imdb_schema.ModelRecord.model_validate(model_record(rnn_module(), "rnn", "m", []))
+    assert imdb_checks.breakdown(rnn)["RNN `rnn` layer 1, forward"] == "256 × 100 + 256 × 256 + 256 + 256 = 91,648"
 
 
 def test_plan_draws_held_back_texts_and_keeps_the_labels(quick_cache: Path) -> None:
-    plan = imdb.make_plan(RUBRIC.probe, torch.Generator().manual_seed(1), quick=True)
-    again = imdb.make_plan(RUBRIC.probe, torch.Generator().manual_seed(1), quick=True)
-    other = imdb.make_plan(RUBRIC.probe, torch.Generator().manual_seed(2), quick=True)
+    params = imdb_plan.PlanParams.model_validate(RUBRIC.probe)
+    plan = imdb_plan.make_plan(params, torch.Generator().manual_seed(1), quick=True)
+    again = imdb_plan.make_plan(params, torch.Generator().manual_seed(1), quick=True)
+    other = imdb_plan.make_plan(params, torch.Generator().manual_seed(2), quick=True)
     assert len(plan.spec["texts"]) == RUBRIC.probe["sample"]["quick"] == len(plan.labels)
     assert plan.spec["texts"] == again.spec["texts"] and plan.spec["texts"] != other.spec["texts"]
     assert "labels" not in plan.spec and set(plan.labels) == {0, 1}

@@ -7,8 +7,9 @@ import pytest
 
 from grader import data, report
 from grader.check import CheckContext
-from grader.exercises import indobert
-from grader.exercises.indobert import Evaluation, EvaluationProblem, ModelConfig
+from grader.exercises.indobert import checks as indobert_checks, plan as indobert_plan, schema as indobert_schema
+from grader.exercises.indobert.checks import Evaluation, EvaluationProblem
+from grader.exercises.indobert.schema import ModelConfig
 from grader.results import CellRecord, ExecutionRecord, GradeResult
 
 from conftest import FIXTURES, ROOT, grade_notebook, message, points, repo_rubric
@@ -25,14 +26,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
     rubric = repo_rubric("indobert")
     out = tmp_path_factory.mktemp("indobert")
     measured = []
-    original = indobert._measure
+    original = indobert_checks._measure
 
     def counting(ctx, probe_data):
         measured.append(ctx.plan.spec["eval_file"])
         return original(ctx, probe_data)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(indobert, "_measure", counting)
+        patch.setattr(indobert_checks, "_measure", counting)
         results = {"reference": grade_notebook(ROOT / "reference" / "indobert.ipynb", rubric, out, "reference")}
         for name in SCENARIOS:
             results[name] = grade_notebook(FIXTURES / f"indobert_{name}.ipynb", rubric, out, name)
@@ -105,14 +106,14 @@ def _context(printed: list[str], quick: bool = True, **outputs: str) -> CheckCon
     cells = [CellRecord(number=i + 1, status="ok", stdout=text) for i, text in enumerate(printed)]
     if outputs:
         cells.append(CellRecord(number=len(cells) + 1, status="ok", **outputs))
-    plan = indobert.make_plan(rubric.probe, None, quick)
+    plan = indobert_plan.make_plan(indobert_plan.PlanParams.model_validate(rubric.probe), None, quick)
     return CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=None, probe_problem="no probe",
                         execution=ExecutionRecord(status="completed", cells=cells), notebook=None, quick=quick)
 
 
 def _read(*printed: str, **outputs: str) -> list[tuple[str, int | None, dict[str, float]]]:
     return [(report.split, report.epoch, report.metrics)
-            for report in indobert.notebook_reports(_context(list(printed), **outputs))]
+            for report in indobert_checks.notebook_reports(_context(list(printed), **outputs))]
 
 
 def test_tutorial_lines_give_each_split_its_metrics():
@@ -191,8 +192,8 @@ def test_one_line_may_report_both_splits():
 
 
 def test_no_validation_f1_fails_the_report_without_a_probe():
-    outcome = indobert.reported_metrics(_context(["training done\n(Epoch 1) TRAIN LOSS:0.5\n"]), tolerance=0.02,
-                                        reference_curve={"quick": [0.5], "full": []})
+    outcome = indobert_checks.reported_metrics(_context(["training done\n(Epoch 1) TRAIN LOSS:0.5\n"]), tolerance=0.02,
+                                               reference_curve=indobert_checks.ReferenceCurve(quick=[0.5]))
     assert outcome.fraction == 0 and "No validation F1 was reported" in outcome.message
     assert outcome.details["where the figures were read"] == {"train": "cell 1, output"}
 
@@ -206,13 +207,14 @@ def _evaluation(masked: list[list[int]] | None = None) -> Evaluation:
 
 
 def _mismatch(value: float, earlier: float = 0.0, masked: list[list[int]] | None = None) -> str:
-    reports = [indobert.Reported("VALID", n, {"F1": f1}, f"cell {n}, output") for n, f1 in ((1, earlier), (2, value))]
-    return indobert._mismatch(reports[-1], reports, _evaluation(masked), 0.02)
+    reports = [indobert_checks.Reported("VALID", n, {"F1": f1}, f"cell {n}, output")
+               for n, f1 in ((1, earlier), (2, value))]
+    return indobert_checks._mismatch(reports[-1], reports, _evaluation(masked), 0.02)
 
 
 def test_mismatch_names_metrics_computed_on_the_masked_test_file():
     masked = [[0, 0, 0], [30, 50, 20], [0, 0, 0]]  # every test label masked as neutral
-    readings = indobert.f1_readings(masked)
+    readings = indobert_checks.f1_readings(masked)
     assert readings["macro"] == pytest.approx((2 * 0.5 / 1.5) / 3)
     assert readings["macro over the labels present"] == pytest.approx((2 * 0.5 / 1.5) / 3)
     text = _mismatch(round(readings["macro"], 2), masked=masked)
@@ -220,7 +222,7 @@ def test_mismatch_names_metrics_computed_on_the_masked_test_file():
 
 
 def test_mismatch_names_another_label_order_only_when_one_matches():
-    swapped = sum(indobert.f1_per_class(indobert.permuted(VALID, (2, 1, 0)))) / 3
+    swapped = sum(indobert_checks.f1_per_class(indobert_checks.permuted(VALID, (2, 1, 0)))) / 3
     text = _mismatch(round(swapped, 2))
     assert "labels in another order (0: negative, 1: neutral, 2: positive" in text and "id2label" in text
     assert "is not reproduced" in _mismatch(0.97) and "another order" not in _mismatch(0.97)
@@ -229,29 +231,31 @@ def test_mismatch_names_another_label_order_only_when_one_matches():
 def test_mismatch_names_an_earlier_epoch_and_a_weighted_f1():
     measured = _evaluation().macro_f1
     assert "an earlier epoch's line matches" in _mismatch(0.97, earlier=round(measured, 3))
-    weighted = indobert.f1_readings(VALID)["weighted"]
+    weighted = indobert_checks.f1_readings(VALID)["weighted"]
     assert "weighted F1" in _mismatch(round(weighted, 3))
 
 
 def test_quick_mode_needs_the_majority_class_beaten_and_says_so():
-    label, accuracy, macro_f1 = indobert.majority_baseline(VALID)
+    label, accuracy, macro_f1 = indobert_checks.majority_baseline(VALID)
     assert (label, accuracy, macro_f1) == ("positive", 0.55, pytest.approx((2 * 0.55 / 1.55) / 3))
-    quick = indobert._bar(_context([]), _evaluation(), "macro_f1", {"reference": 0.91, "within": 0.03},
-                          {"margin": 0.15})
+    quick = indobert_checks._bar(_context([]), _evaluation(), "macro_f1",
+                                 indobert_checks.FullBar(reference=0.91, within=0.03),
+                                 indobert_checks.QuickBar(margin=0.15))
     assert quick.needed == pytest.approx(macro_f1 + 0.15) and "decided in quick mode" in quick.why
-    full = indobert._bar(_context([], quick=False), _evaluation(), "accuracy",
-                         {"minimum": 0.85, "reference": 0.91, "within": 0.03}, {"margin": 0.1})
+    full = indobert_checks._bar(_context([], quick=False), _evaluation(), "accuracy",
+                                indobert_checks.FullBar(minimum=0.85, reference=0.91, within=0.03),
+                                indobert_checks.QuickBar(margin=0.1))
     assert full.needed == pytest.approx(0.88) and full.baseline == 0.55 and "decided in full mode" in full.why
 
 
 def test_an_unchanged_encoder_is_explained_by_what_the_grader_saw():
-    frozen = indobert.ProbeValues(frozen=["bert.embeddings.word_embeddings.weight", "bert.pooler.dense.bias"],
+    frozen = indobert_schema.ProbeValues(frozen=["bert.embeddings.word_embeddings.weight", "bert.pooler.dense.bias"],
                                   encoder_parameters=39)
-    assert indobert._unchanged_encoder(frozen, 39, True).startswith(
+    assert indobert_checks._unchanged_encoder(frozen, 39, True).startswith(
         "The encoder was frozen (requires_grad=False on 2 of its 39 tensors")
-    head_only = indobert._unchanged_encoder(indobert.ProbeValues(), 39, True)
+    head_only = indobert_checks._unchanged_encoder(indobert_schema.ProbeValues(), 39, True)
     assert "only the classifier head was trained" in head_only and "optimizer.step()" not in head_only
-    assert "is optimizer.step() called" in indobert._unchanged_encoder(indobert.ProbeValues(), 39, False)
+    assert "is optimizer.step() called" in indobert_checks._unchanged_encoder(indobert_schema.ProbeValues(), 39, False)
 
 
 @pytest.mark.parametrize("id2label, expected", [
@@ -261,7 +265,7 @@ def test_an_unchanged_encoder_is_explained_by_what_the_grader_saw():
     ({"0": "negative", "1": "negative", "2": "positive"}, {0: "positive", 1: "neutral", 2: "negative"}),
 ])
 def test_label_order_comes_from_id2label_only_when_it_names_the_three_labels(id2label, expected):
-    order, _ = indobert._label_order(ModelConfig(num_labels=3, id2label=id2label))
+    order, _ = indobert_checks._label_order(ModelConfig(num_labels=3, id2label=id2label))
     assert order == expected
 
 
@@ -279,4 +283,4 @@ def test_evaluation_metrics_match_hand_computation():
 @pytest.mark.parametrize("document", [None, {"model": {"type": "WordPiece"}}, {"model": {"vocab": {"a": 0}}, "x": 1}])
 def test_unusable_tokenizer_json_is_one_sentence(document):
     with pytest.raises(EvaluationProblem):
-        indobert._tokenizer(document, 512)
+        indobert_checks._tokenizer(document, 512)

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from grader import probe
-from grader.exercises import conv1d
-from grader.probe_runtime import TENSORS_FILE, VALUES_FILE
+from grader.exercises.conv1d import EXERCISE as conv1d
+from grader.kernel.runtime import TENSORS_FILE, VALUES_FILE
 
 
 def write_probe(folder, values, tensors=None):
@@ -65,7 +65,7 @@ def test_plan_inputs_depend_on_the_seed():
 
 
 def test_tracing_catches_builtin_convolution_however_it_is_reached():
-    from grader.probe_runtime import autograd_ops, trace_torch_calls
+    from grader.kernel.runtime import autograd_ops, trace_torch_calls
 
     x = torch.randn(1, 2, 5, requires_grad=True)
     weight = torch.randn(3, 2, 3)

@@ -9,9 +9,10 @@ import torch
 import torch.nn as nn
 
 from conftest import ROOT, grade_notebook, repo_rubric
-from grader.exercises import rnn_lm
+from grader.exercises.rnn_lm import (checks as rnn_lm_checks, kernel as rnn_lm_kernel,
+                                     plan as rnn_lm_plan, schema as rnn_lm_schema)
 from grader.probe import ProbeData
-from grader.probe_runtime import Recorder
+from grader.kernel.runtime import Recorder
 
 I, H = 4, 6
 
@@ -23,7 +24,7 @@ def cell_search(module: nn.Module, forward) -> tuple:
             param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
         x, h = torch.randn(12, I, generator=generator), torch.rand(12, H, generator=generator) * 2 - 1
         output = forward(x, h)
-    return rnn_lm.rnn_cell_search([(n, p.detach()) for n, p in module.named_parameters()], I, H, x, h, output)
+    return rnn_lm_checks.rnn_cell_search([(n, p.detach()) for n, p in module.named_parameters()], I, H, x, h, output)
 
 
 def test_cell_search_reads_the_slides_layout():
@@ -49,17 +50,17 @@ def test_cell_search_names_the_wrong_activation_and_wrong_cells():
 
 
 def test_corpus_has_one_frequency_order_and_follows_the_seed():
-    documents = rnn_lm._corpus(torch.Generator().manual_seed(1))
+    documents = rnn_lm_plan._corpus(torch.Generator().manual_seed(1))
     words = " ".join(documents).split(" ")
-    assert len(documents) == rnn_lm.DOCUMENTS and all(doc and "  " not in doc for doc in documents)
-    assert sorted(words.count(w) for w in set(words)) == sorted(rnn_lm.CORPUS_COUNTS)
-    assert documents == rnn_lm._corpus(torch.Generator().manual_seed(1))
-    assert documents != rnn_lm._corpus(torch.Generator().manual_seed(2))
+    assert len(documents) == rnn_lm_plan.DOCUMENTS and all(doc and "  " not in doc for doc in documents)
+    assert sorted(words.count(w) for w in set(words)) == sorted(rnn_lm_plan.CORPUS_COUNTS)
+    assert documents == rnn_lm_plan._corpus(torch.Generator().manual_seed(1))
+    assert documents != rnn_lm_plan._corpus(torch.Generator().manual_seed(2))
 
 
 def test_rubric_text_is_a_few_hundred_words():
     rubric = repo_rubric("rnn_lm")
-    words = rnn_lm.text_words(rubric.probe["learn"]["text"])
+    words = rnn_lm_plan.text_words(rubric.probe["learn"]["text"])
     assert 250 <= len(words) <= 400 and "" not in words
 
 
@@ -93,12 +94,12 @@ class LongDataset(SlidesDataset):
         return len(self.words_indexes) - self.sequence_length + 1
 
 
-def dataset_findings(cls: type) -> tuple[dict, rnn_lm.DatasetRun]:
-    spec = {"sequence_length": 3, "documents": rnn_lm._corpus(torch.Generator().manual_seed(4))}
+def dataset_findings(cls: type) -> tuple[dict, rnn_lm_schema.DatasetRun]:
+    spec = {"sequence_length": 3, "documents": rnn_lm_plan._corpus(torch.Generator().manual_seed(4))}
     recorder = Recorder()
-    run = rnn_lm.DatasetRun(**rnn_lm._probe_dataset(cls, spec, recorder))
+    run = rnn_lm_schema.DatasetRun(**rnn_lm_kernel._probe_dataset(cls, spec, recorder))
     data = ProbeData(values=None, errors=recorder.errors, tensors=recorder.tensors)
-    return rnn_lm._dataset_findings(spec, run, data), run
+    return rnn_lm_checks._dataset_findings(spec, run, data), run
 
 
 def test_the_slides_dataset_is_judged_against_its_own_words_trailing_empty_word_included():
@@ -146,12 +147,12 @@ class RNNFromInstance(RNNFromClass):
 
 @pytest.mark.parametrize(("rnn_class", "taken"), [(RNNFromClass, "class"), (RNNFromInstance, "instance")])
 def test_rnn_takes_a_cell_class_or_instance_and_is_compared_with_the_cell_inside_it(rnn_class, taken):
-    inputs = rnn_lm.recurrent_inputs("k", 3, 5, 4, 6, torch.Generator().manual_seed(0))
+    inputs = rnn_lm_plan.recurrent_inputs("k", 3, 5, 4, 6, torch.Generator().manual_seed(0))
     recorder = Recorder()
-    run = rnn_lm.RNNRun(**rnn_lm._probe_rnn(Cell, rnn_class, "k", [3, 5, 4, 6], 7, inputs, recorder))
+    run = rnn_lm_schema.RNNRun(**rnn_lm_kernel._probe_rnn(Cell, rnn_class, "k", [3, 5, 4, 6], 7, inputs, recorder))
     assert (run.cell_argument, run.cell_found) == (taken, True)
     data = ProbeData(values=None, errors=recorder.errors, tensors=recorder.tensors)
-    assert rnn_lm._rnn_problem(data, run, "k/rnn", "RNNCell") is None
+    assert rnn_lm_checks._rnn_problem(data, run, "k/rnn", "RNNCell") is None
 
 
 def test_an_rnn_that_takes_neither_says_what_each_attempt_raised():
@@ -159,27 +160,27 @@ def test_an_rnn_that_takes_neither_says_what_each_attempt_raised():
         def __init__(self, n_inputs, n_hiddens, cell):
             raise TypeError("no cell for me")
 
-    inputs = rnn_lm.recurrent_inputs("k", 3, 5, 4, 6, torch.Generator().manual_seed(0))
+    inputs = rnn_lm_plan.recurrent_inputs("k", 3, 5, 4, 6, torch.Generator().manual_seed(0))
     recorder = Recorder()
-    run = rnn_lm.RNNRun(**rnn_lm._probe_rnn(Cell, Broken, "k", [3, 5, 4, 6], 7, inputs, recorder))
+    run = rnn_lm_schema.RNNRun(**rnn_lm_kernel._probe_rnn(Cell, Broken, "k", [3, 5, 4, 6], 7, inputs, recorder))
     data = ProbeData(values=None, errors=recorder.errors, tensors=recorder.tensors)
-    why = rnn_lm._rnn_problem(data, run, "k/rnn", "RNNCell")
+    why = rnn_lm_checks._rnn_problem(data, run, "k/rnn", "RNNCell")
     assert "when given an instance of RNNCell as its cell (TypeError: no cell for me" in why
     assert "nor when given the class RNNCell itself (TypeError: no cell for me" in why
 
 
 def test_training_batch_splits_the_dataset_evenly_and_the_partial_one_does_not():
-    assert rnn_lm.training_batch(320, 16) == 16
-    assert rnn_lm.training_batch(319, 16) == 11
-    assert rnn_lm.training_batch(317, 16) == 16          # a prime: no even split, the rubric's batch
-    assert rnn_lm.training_batch(None, 16) == 16
-    assert 320 % rnn_lm.partial_batch(320, 16) and rnn_lm.partial_batch(None, 16) is None
+    assert rnn_lm_kernel.training_batch(320, 16) == 16
+    assert rnn_lm_kernel.training_batch(319, 16) == 11
+    assert rnn_lm_kernel.training_batch(317, 16) == 16          # a prime: no even split, the rubric's batch
+    assert rnn_lm_kernel.training_batch(None, 16) == 16
+    assert 320 % rnn_lm_kernel.partial_batch(320, 16) and rnn_lm_kernel.partial_batch(None, 16) is None
 
 
 def test_the_learning_text_fits_the_slides_loop():
     """The slides' Dataset adds a trailing '' word; its items then fill every batch of the rubric's size."""
     learn = repo_rubric("rnn_lm").probe["learn"]
-    items = len(SlidesDataset(learn["sequence_length"], rnn_lm.lines(learn["text"])))
+    items = len(SlidesDataset(learn["sequence_length"], rnn_lm_plan.lines(learn["text"])))
     assert items % learn["batch_size"] == 0
 
 

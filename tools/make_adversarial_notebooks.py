@@ -72,14 +72,14 @@ import types
 
 import torch
 
-import grader.exercises.conv1d
-import grader.probe_runtime
+import grader.exercises.conv1d.kernel
+import grader.kernel.runtime
 
 # Everything of the grader's that the notebook can import, made to record nothing or hide what it sees.
-grader.probe_runtime.run = lambda *args, **kwargs: None
-grader.probe_runtime.trace_torch_calls = None
-grader.exercises.conv1d.probe = lambda *args, **kwargs: None
-sys.modules["grader.probe_runtime"] = types.SimpleNamespace(run=lambda *args, **kwargs: None)
+grader.kernel.runtime.run = lambda *args, **kwargs: None
+grader.kernel.runtime.trace_torch_calls = None
+grader.exercises.conv1d.kernel.probe = lambda *args, **kwargs: None
+sys.modules["grader.kernel.runtime"] = types.SimpleNamespace(run=lambda *args, **kwargs: None)
 torch.allclose = lambda *args, **kwargs: True"""
 
 IGNORES_SIGINT = """\

@@ -1,1 +1,1 @@
-"""Exercise modules: each registers its check types and defines its kernel-side probe."""
+"""Exercise packages: each `grader/exercises/<id>/` declares one Exercise spec (grader.exercise) in its __init__."""

@@ -29,7 +29,7 @@ def _init_worker(devices: "multiprocessing.Queue[str]") -> None:
 
 
 def _grade_in_worker(job: Job, options: Options) -> GradeResult:
-    registry.load_module(job.rubric.module_name)
+    registry.load_exercise(job.rubric.module_name)
     check_device = "cuda:0" if _worker_device.startswith("cuda:") else "cpu"
     pinned = Options(**{**options.__dict__, "device": _worker_device, "check_device": check_device})
     return grade_one(job.submission, job.rubric, pinned)

@@ -128,9 +128,9 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
 
     staged = launched.staged
     try:
-        module = registry.load_module(rubric.module_name)
-        plan = probe.make_plan(module, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
-                                                                 rubric.exercise), options.quick)
+        exercise = registry.load_exercise(rubric.module_name)
+        plan = probe.make_plan(exercise, rubric.probe, probe_seed(options.secret, result.notebook_sha256,
+                                                                   rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
         tampered: list[str] = []
 
@@ -140,7 +140,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
             except probe.ProbeUnreadable as unwritable:
                 tampered.append(str(unwritable))
                 return "pass"
-            return probe.cell_source(rubric.module_name, probe_dirs[-1])
+            return probe.cell_source(exercise, probe_dirs[-1])
 
         execution = execute(launched.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
                             launched.launch, launched.memory_mb, first_kernel=launched.runner,
@@ -155,7 +155,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         measured = None
         if not problem:
             try:
-                measured = probe.read(module, probe_dirs[0])
+                measured = probe.read(exercise, probe_dirs[0])
             except probe.ProbeUnreadable as unreadable:
                 problem = str(unreadable)
         context = CheckContext(rubric=rubric, spec=rubric.checks[0], plan=plan, probe=measured, probe_problem=problem,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 from pydantic import ValidationError
 
 import grader
-from grader import data, gradebook, kernel_env, report
+from grader import data, gradebook, kernel_env, report, sources
 from grader.discover import Submission
 from grader.gradebook import Fingerprint
 from grader.grade.options import Options, disk_limit_mb, memory_limit_mb
@@ -27,8 +26,6 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
     """Everything a stored result depends on; a rerun reuses the result only while all of it is unchanged."""
     assert submission.notebook is not None
     reference = options.course_root / "reference" / f"{rubric.exercise}.ipynb" if options.course_root else None
-    spec = importlib.util.find_spec(rubric.module_name)
-    module_file = spec.origin if spec is not None else None
     settings = {"quick": options.quick, "memory_limit_mb": memory_limit_mb(rubric, options),
                 "kernel_env": kernel_env.current(options.course_root).built_key,
                 "disk_limit_mb": disk_limit_mb(rubric, options)}
@@ -36,7 +33,7 @@ def fingerprint(submission: Submission, rubric: Rubric, options: Options, notebo
         notebook_sha256=notebook_sha or sha256_of_submission(submission.notebook),
         rubric_sha256=hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),
         reference_sha256=_sha256_or_empty(reference),
-        module_sha256=_sha256_or_empty(Path(module_file) if module_file else None),
+        module_sha256=sources.exercise_sources_sha256(rubric.module_name),
         grader_version=grader.__version__,
         settings=json.dumps(settings, sort_keys=True),
     )

@@ -1,152 +1,24 @@
-"""Conv1D from scratch: a 'same'-padded cross-correlation layer, equal in behaviour to nn.Conv1d.
-
-Kernel side: `probe` calls the student's class on inputs the grader chose and records raw outputs.
-Grader side: `make_plan` chooses those inputs; the checks recover the layer's effective kernel and bias
-from its responses to impulses and decide, in the grader's process, whether it is a convolution.
-"""
+"""Conv1D from scratch, grader side: the checks, run in the grader's own process on what the probe measured."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel
 
-from grader.analysis import (class_problem, first_difference, forbidden_references, from_scratch_outcome, plural,
-                             shape_text)
 from grader.check import CheckContext, Outcome
-from grader.probe import ParamInfo, ProbeData, ProbePlan
-from grader.probe_runtime import class_status, grad_status, param_infos
-from grader.registry import check
+from grader.checks.analysis import (class_problem, first_difference, forbidden_references, from_scratch_outcome, plural,
+                                    shape_text)
+from grader.exercise import CheckParams
+from grader.exercises.conv1d.kernel import GROUPS
+from grader.exercises.conv1d.schema import ConfigRun
+from grader.probe import ProbeData
+
 
 ATOL = 1e-4
 RTOL = 1e-4
-GROUPS = ("configs", "edge")
 
-
-# --------------------------------------------------------------------------- plan (grader side)
-
-def _config_inputs(key: str, config: list[int], generator: torch.Generator) -> dict[str, torch.Tensor]:
-    batch, channels_in, _, _, length = config
-    return {
-        f"{key}/x": torch.randn(batch, channels_in, length, generator=generator),
-        f"{key}/basis": torch.eye(channels_in * length).reshape(channels_in * length, channels_in, length),
-        f"{key}/zero": torch.zeros(1, channels_in, length),
-    }
-
-
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
-    """Random inputs for every configuration (batch, in, out, k, length), impulses, and a zero input."""
-    spec = {
-        "class_name": params.get("class_name", "Conv1D"),
-        "constructor_args": params["constructor_args"],
-        "configs": params["configs"],
-        "edge": params.get("edge", []),
-        "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
-    }
-    inputs: dict[str, torch.Tensor] = {}
-    for group in GROUPS:
-        for index, config in enumerate(spec[group]):
-            inputs.update(_config_inputs(f"{group}/{index}", config, generator))
-    return ProbePlan(spec=spec, inputs=inputs)
-
-
-# --------------------------------------------------------------------------- probe (kernel side)
-
-class Construction(BaseModel):
-    args: list[int]
-    ok: bool
-    params: list[ParamInfo] = []
-
-
-class ConfigRun(BaseModel):
-    config: list[int]
-    constructed: bool = False
-    output_shape: list[int] | None = None
-    calls: list[str] = []
-
-
-class ProbeValues(BaseModel):
-    class_status: Literal["missing", "not_a_class", "not_a_module", "ok"] = "missing"
-    class_kind: str = ""
-    constructions: list[Construction] = []
-    configs: list[ConfigRun] = []
-    edge: list[ConfigRun] = []
-    gradient_params: list[ParamInfo] = []
-
-
-def _device_of(layer: torch.nn.Module) -> torch.device:
-    return next((p.device for p in layer.parameters()), torch.device("cpu"))
-
-
-def _probe_config(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.probe_runtime import autograd_ops, trace_torch_calls
-
-    _, channels_in, channels_out, width, _ = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, layer = rec.attempt(f"{key}/construct", cls, channels_in, channels_out, width)
-    run["constructed"] = built and isinstance(layer, torch.nn.Module)
-    if not run["constructed"]:
-        return run
-    device = _device_of(layer)
-    with trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/forward", layer, inputs[f"{key}/x"].to(device).requires_grad_())
-    run["calls"] = sorted(calls | autograd_ops(output))
-    with torch.no_grad():
-        if ran:
-            rec.tensor(f"{key}/y", output)
-            run["output_shape"] = list(output.shape) if isinstance(output, torch.Tensor) else None
-            for name in ("basis", "zero"):
-                ran, response = rec.attempt(f"{key}/{name}", layer, inputs[f"{key}/{name}"].to(device))
-                if ran:
-                    rec.tensor(f"{key}/{name}_out", response)
-    return run
-
-
-def _probe_gradients(cls: type, config: list[int], seed: int, x: torch.Tensor, rec) -> list[dict[str, Any]]:
-    _, channels_in, channels_out, width, _ = config
-    torch.manual_seed(seed)
-    built, layer = rec.attempt("gradients", cls, channels_in, channels_out, width)
-    if not built or not isinstance(layer, torch.nn.Module):
-        return []
-    ran, output = rec.attempt("gradients", layer, x.to(_device_of(layer)))
-    if ran and isinstance(output, torch.Tensor) and output.is_floating_point():
-        rec.attempt("gradients", lambda: (output.pow(2).sum() + output.sum()).backward())
-    params = param_infos(layer)
-    for info, (_, param) in zip(params, layer.named_parameters()):
-        info["grad"] = grad_status(param)
-    return params
-
-
-def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
-    """Kernel side: construct the student's Conv1D and record its outputs on the grader's inputs."""
-    status, kind = class_status(namespace, plan["class_name"])
-    rec.put("class_status", status)
-    rec.put("class_kind", kind)
-    if status != "ok":
-        return
-    cls = namespace[plan["class_name"]]
-    constructions = []
-    for index, args in enumerate(plan["constructor_args"]):
-        torch.manual_seed(plan["seed"] + index)
-        built, layer = rec.attempt(f"construct/{index}", cls, *args)
-        ok = built and isinstance(layer, torch.nn.Module)
-        constructions.append({"args": args, "ok": ok, "params": param_infos(layer) if ok else []})
-    rec.put("constructions", constructions)
-    for group in GROUPS:
-        runs = [
-            _probe_config(cls, f"{group}/{index}", config, plan["seed"] + 100 + index, inputs, rec)
-            for index, config in enumerate(plan[group])
-        ]
-        rec.put(group, runs)
-    first = plan["configs"][0]
-    rec.put("gradient_params", _probe_gradients(cls, first, plan["seed"], inputs["configs/0/x"], rec))
-
-
-# --------------------------------------------------------------------------- checks (grader side)
 
 def _class_problem(ctx: CheckContext, data: ProbeData) -> str | None:
     """A sentence when there is no usable Conv1D class at all."""
@@ -173,7 +45,6 @@ def _run_error(data: ProbeData, key: str) -> str | None:
     return None
 
 
-@check("conv1d.constructible")
 def constructible(ctx: CheckContext) -> Outcome:
     """Conv1D(in, out, k) builds an nn.Module for every argument set."""
     data, unusable = _usable(ctx)
@@ -228,7 +99,6 @@ def _shapes(ctx: CheckContext, group: str) -> Outcome:
                            shapes=shapes)
 
 
-@check("conv1d.shapes")
 def shapes(ctx: CheckContext) -> Outcome:
     """Output shape [batch, out_channels, length] over several configurations."""
     return _shapes(ctx, "configs")
@@ -340,19 +210,16 @@ def _equivalence(ctx: CheckContext, group: str) -> Outcome:
                            problems=problems)
 
 
-@check("conv1d.equivalence")
 def equivalence(ctx: CheckContext) -> Outcome:
     """A weight-shared affine map equal to F.conv1d with the layer's own effective kernel and bias."""
     return _equivalence(ctx, "configs")
 
 
-@check("conv1d.edge_cases")
 def edge_cases(ctx: CheckContext) -> Outcome:
     """Shapes and equivalence on small inputs: batch 1, length 1, length shorter than the kernel."""
     return _equivalence(ctx, "edge")
 
 
-@check("conv1d.gradients")
 def gradients(ctx: CheckContext) -> Outcome:
     """A backward pass reaches every trainable parameter with a finite, non-zero gradient."""
     data, unusable = _usable(ctx)
@@ -371,7 +238,6 @@ def gradients(ctx: CheckContext) -> Outcome:
     return Outcome.partial((len(params) - len(bad)) / len(params), f"{len(bad)} of {len(params)} parameters: {bad[0]}.")
 
 
-@check("conv1d.param_count")
 def param_count(ctx: CheckContext) -> Outcome:
     """Trainable parameters = out·in·k, plus out when the layer has a bias."""
     data, unusable = _usable(ctx)
@@ -393,8 +259,11 @@ def param_count(ctx: CheckContext) -> Outcome:
     return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
 
 
+class FromScratchParams(CheckParams):
+    forbidden_names: list[str]
+    forbidden_call_substrings: list[str]
 
-@check("conv1d.from_scratch")
+
 def from_scratch(ctx: CheckContext, forbidden_names: list[str], forbidden_call_substrings: list[str]) -> Outcome:
     """No built-in convolution called while the forward runs; the source (names that resolve to torch, numpy or
     scipy objects) says where, and alone is only a warning."""

@@ -1,12 +1,4 @@
-"""IndoBERT on SmSA: fine-tune indobenchmark/indobert-base-p1 for 3-way sentiment, as in the IndoNLU tutorial.
-
-Kernel side: `probe` finds the student's BertForSequenceClassification and tokenizer by type and exports the
-model's weights (tensors), the tokenizer's tokenizer.json, the label names and the frozen parameters' names (JSON).
-Grader side: the checks load those into the grader's own BertForSequenceClassification (built from the staged,
-trusted config.json), re-measure macro-F1 and accuracy on the labelled evaluation set (and predict the masked test
-file, to recognise metrics computed there), compare the weights with the staged pretrained checkpoint, and compare
-the metrics the notebook reported — printed, in progress bars, in tables — with the re-measurement.
-"""
+"""Fine-tuning IndoBERT on SmSA, grader side: the checks, run in the grader's own process on what the probe measured."""
 
 from __future__ import annotations
 
@@ -21,134 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel
 
 from grader import data as datasets
-from grader.analysis import plural
 from grader.check import CheckContext, Outcome
-from grader.probe import ProbeData, ProbePlan
-from grader.registry import check
+from grader.checks.analysis import plural
+from grader.exercise import CheckParams
+from grader.exercises.indobert.kernel import WEIGHTS_PREFIX
+from grader.exercises.indobert.schema import ModelConfig, ProbeValues
+from grader.probe import ProbeData
 from grader.results import CellRecord
+
 
 LABEL2INDEX = {"positive": 0, "neutral": 1, "negative": 2}  # the IndoNLU tutorial's DocumentSentimentDataset
 LABELS = tuple(LABEL2INDEX)
-TOKENIZER_CAP_BYTES = 3 * 2**20
 VOCAB_CAP = 500_000
-FROZEN_NAMES_CAP = 2000
-WEIGHTS_PREFIX = "weights/"
 FROM_SCRATCH_CHANGE = 0.5  # median relative change beyond which the weights cannot come from the checkpoint
 
-
-# --------------------------------------------------------------------------- plan (grader side)
-
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
-    """No inputs: the probe only exports; the evaluation settings travel with the spec for the checks."""
-    spec = {
-        "model_name": params.get("model_name", "model"),
-        "tokenizer_name": params.get("tokenizer_name", "tokenizer"),
-        "num_labels": params.get("num_labels", 3),
-        "tokenizer_cap_bytes": TOKENIZER_CAP_BYTES,
-        "eval_file": params.get("eval_file", "valid_preprocess.tsv"),
-        "masked_file": params.get("masked_file", "test_preprocess_masked_label.tsv"),
-        "max_length": params.get("max_length", 512),
-        "batch_size": params.get("batch_size", 32),
-    }
-    return ProbePlan(spec=spec, inputs={})
-
-
-# --------------------------------------------------------------------------- probe (kernel side)
-
-class Found(BaseModel):
-    name: str
-    kind: str
-    num_labels: int = 0
-
-
-class ModelConfig(BaseModel):
-    num_labels: int
-    id2label: dict[str, str] = {}
-    vocab_size: int = 0
-    hidden_size: int = 0
-
-
-class ProbeValues(BaseModel):
-    transformers_ok: bool = False
-    models: list[Found] = []
-    tokenizers: list[Found] = []
-    model_name: str = ""
-    tokenizer_name: str = ""
-    config: ModelConfig | None = None
-    weight_count: int = 0
-    frozen: list[str] = []
-    encoder_parameters: int = 0
-    tokenizer_json: dict[str, Any] | None = None
-
-
-def _instances(namespace: dict[str, Any], kind: type) -> list[tuple[str, Any]]:
-    """Global variables holding an instance of `kind`, in definition order (IPython's _/Out history skipped)."""
-    return [(name, value) for name, value in list(namespace.items())
-            if not name.startswith("_") and name not in ("Out", "In") and isinstance(value, kind)]
-
-
-def _choose(found: list[tuple[str, Any]], preferred: str, keep: Any = lambda value: True) -> tuple[str, Any] | None:
-    """The object named `preferred` if it qualifies, else the last one defined that does."""
-    usable = [(name, value) for name, value in found if keep(value)]
-    return next((item for item in usable if item[0] == preferred), usable[-1] if usable else None)
-
-
-def _export_model(name: str, model: Any, rec) -> None:
-    rec.put("model_name", name)
-    config = model.config
-    rec.put("config", {"num_labels": int(config.num_labels),
-                       "id2label": {str(key): str(value) for key, value in (config.id2label or {}).items()},
-                       "vocab_size": int(config.vocab_size), "hidden_size": int(config.hidden_size)})
-    parameters = list(model.named_parameters())
-    rec.put("frozen", [key for key, parameter in parameters if not parameter.requires_grad][:FROZEN_NAMES_CAP])
-    rec.put("encoder_parameters", sum(key.startswith("bert.") for key, _ in parameters))
-    ok, state = rec.attempt("weights", model.state_dict)
-    if ok:
-        for key, tensor in state.items():
-            rec.tensor(WEIGHTS_PREFIX + key, tensor)
-        rec.put("weight_count", len(state))
-
-
-def _export_tokenizer(name: str, tokenizer: Any, cap: int, rec) -> None:
-    rec.put("tokenizer_name", name)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        rec.errors["tokenizer"] = f"{type(tokenizer).__name__} has no tokenizers (Rust) backend to export"
-        return
-    ok, text = rec.attempt("tokenizer", backend.to_str)
-    if not ok:
-        return
-    if len(text) > cap:
-        rec.errors["tokenizer"] = f"the tokenizer's tokenizer.json is {len(text) / 2**20:.1f} MiB, over {cap / 2**20:.0f} MiB"
-        return
-    rec.put("tokenizer_json", json.loads(text))
-
-
-def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
-    """Kernel side: export the fine-tuned classifier's weights and its tokenizer; decide nothing."""
-    try:
-        import transformers
-    except ImportError as error:
-        rec.errors["transformers"] = f"transformers cannot be imported ({error})"
-        return
-    rec.put("transformers_ok", True)
-    models = _instances(namespace, transformers.BertForSequenceClassification)
-    rec.put("models", [{"name": name, "kind": type(model).__name__, "num_labels": int(model.config.num_labels)}
-                       for name, model in models])
-    tokenizers = _instances(namespace, transformers.PreTrainedTokenizerBase)
-    rec.put("tokenizers", [{"name": name, "kind": type(tokenizer).__name__} for name, tokenizer in tokenizers])
-    model = _choose(models, plan["model_name"], lambda m: int(m.config.num_labels) == plan["num_labels"])
-    if model is not None:
-        _export_model(*model, rec)
-    tokenizer = _choose(tokenizers, plan["tokenizer_name"])
-    if tokenizer is not None:
-        _export_tokenizer(*tokenizer, plan["tokenizer_cap_bytes"], rec)
-
-
-# --------------------------------------------------------------------------- evaluation (grader side)
 
 class EvaluationProblem(Exception):
     """The exported model or tokenizer cannot be evaluated; the message is one sentence."""
@@ -375,8 +255,6 @@ def evaluation(ctx: CheckContext) -> Evaluation:
     return _cache[2]
 
 
-# --------------------------------------------------------------------------- checks (grader side)
-
 def _model_problem(ctx: CheckContext, values: ProbeValues, errors: dict[str, str]) -> str | None:
     """A sentence when there is no 3-label BertForSequenceClassification and tokenizer to evaluate."""
     spec = ctx.plan.spec
@@ -393,7 +271,6 @@ def _model_problem(ctx: CheckContext, values: ProbeValues, errors: dict[str, str
     return None
 
 
-@check("indobert.model")
 def model_found(ctx: CheckContext) -> Outcome:
     """A BertForSequenceClassification with 3 labels and a tokenizer exist in the kernel after the notebook ran."""
     probe_data = ctx.data()
@@ -452,7 +329,6 @@ def _unchanged_encoder(values: ProbeValues, compared: int, head_moved: bool | No
             "training never updated the model (is optimizer.step() called after loss.backward()?).")
 
 
-@check("indobert.fine_tuned")
 def fine_tuned(ctx: CheckContext) -> Outcome:
     """The encoder's weights differ from the staged pretrained checkpoint (training updated them)."""
     probe_data = ctx.data()
@@ -487,18 +363,32 @@ class Bar:
     why: str
 
 
-def _bar(ctx: CheckContext, result: Evaluation, metric: str, full: dict[str, float], quick: dict[str, float]) -> Bar:
+class FullBar(CheckParams):
+    """Full mode (IndoBERT itself): at least `minimum`, and within `within` of the reference's result."""
+
+    reference: float
+    within: float
+    minimum: float = 0.0
+
+
+class QuickBar(CheckParams):
+    """Quick mode (the stand-in): beat the majority class by `margin`."""
+
+    margin: float
+
+
+def _bar(ctx: CheckContext, result: Evaluation, metric: str, full: FullBar, quick: QuickBar) -> Bar:
     """Quick mode (the stand-in) can only tell that the pipeline learns: beat the majority class by a margin.
     Full mode (IndoBERT) needs the minimum and closeness to the reference's result."""
     label, accuracy, macro_f1 = majority_baseline(result.confusion)
     baseline = accuracy if metric == "accuracy" else macro_f1
     if ctx.quick:
-        return Bar(baseline + quick["margin"], baseline,
+        return Bar(baseline + quick.margin, baseline,
                    f"decided in quick mode: beat the majority class (every review '{label}', {baseline:.2f}) by "
-                   f"{quick['margin']:.2f}; closeness to IndoBERT's results is judged in full mode")
-    needed = max(full.get("minimum", 0.0), full["reference"] - full["within"])
-    return Bar(needed, baseline, f"decided in full mode: at least {full.get('minimum', 0.0):.2f} and within "
-                                 f"{full['within']:.2f} of the reference's {full['reference']:.2f}")
+                   f"{quick.margin:.2f}; closeness to IndoBERT's results is judged in full mode")
+    needed = max(full.minimum, full.reference - full.within)
+    return Bar(needed, baseline, f"decided in full mode: at least {full.minimum:.2f} and within "
+                                 f"{full.within:.2f} of the reference's {full.reference:.2f}")
 
 
 def _scored(name: str, value: float, bar: Bar, result: Evaluation, details: dict[str, Any]) -> Outcome:
@@ -520,8 +410,12 @@ def _evaluated(ctx: CheckContext) -> Evaluation | Outcome:
         return Outcome.failed(f"Not measured: {problem}.")
 
 
-@check("indobert.macro_f1")
-def macro_f1(ctx: CheckContext, full: dict[str, float], quick: dict[str, float]) -> Outcome:
+class BarParams(CheckParams):
+    full: FullBar
+    quick: QuickBar
+
+
+def macro_f1(ctx: CheckContext, full: FullBar, quick: QuickBar) -> Outcome:
     """Macro-F1 on the labelled evaluation set, re-measured in the grader's process."""
     result = _evaluated(ctx)
     if isinstance(result, Outcome):
@@ -531,8 +425,7 @@ def macro_f1(ctx: CheckContext, full: dict[str, float], quick: dict[str, float])
                    {"F1 per class": per_class})
 
 
-@check("indobert.accuracy")
-def accuracy(ctx: CheckContext, full: dict[str, float], quick: dict[str, float]) -> Outcome:
+def accuracy(ctx: CheckContext, full: FullBar, quick: QuickBar) -> Outcome:
     """Accuracy on the labelled evaluation set, re-measured in the grader's process."""
     result = _evaluated(ctx)
     if isinstance(result, Outcome):
@@ -540,7 +433,6 @@ def accuracy(ctx: CheckContext, full: dict[str, float], quick: dict[str, float])
     return _scored("Accuracy", result.accuracy, _bar(ctx, result, "accuracy", full, quick), result, {})
 
 
-# --------------------------------------------------------------------------- the notebook's own report
 #
 # Metrics are read wherever a notebook reports them: printed lines ("(Epoch 1) VALID LOSS:0.19 ACC:0.93 F1:0.89",
 # "val_f1=0.61", Trainer's {'eval_loss': …, 'eval_f1': …, 'epoch': 1.0} dicts), progress bars' final states on
@@ -548,7 +440,6 @@ def accuracy(ctx: CheckContext, full: dict[str, float], quick: dict[str, float])
 # text). A value's label is the text between it and the previous number: its last metric word names the metric,
 # a split word (train, valid, eval, test…) in it or earlier on the line, or on a short heading line before it
 # ("Running Validation..."), names the split.
-
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])%?")
 WORD = re.compile(r"[a-z]+\d*|\d+")
 METRIC_WORDS = {"f1": "F1", "acc": "ACC", "accuracy": "ACC", "accur": "ACC", "loss": "LOSS", "rec": "REC",
@@ -830,12 +721,24 @@ def _mismatch(reported: Reported, valid: list[Reported], result: Evaluation, tol
             f"(tolerance {tolerance:.2f}).")
 
 
-@check("indobert.reported_metrics")
-def reported_metrics(ctx: CheckContext, tolerance: float, reference_curve: dict[str, list[float]],
+class ReferenceCurve(CheckParams):
+    """The reference run's validation F1 per epoch, in each mode (empty: not compared)."""
+
+    full: list[float] = []
+    quick: list[float] = []
+
+
+class ReportedMetricsParams(CheckParams):
+    tolerance: float
+    reference_curve: ReferenceCurve
+    without_training_log: float = 0.6
+
+
+def reported_metrics(ctx: CheckContext, tolerance: float, reference_curve: ReferenceCurve,
                      without_training_log: float = 0.6) -> Outcome:
     """Per-epoch training and validation metrics are reported, and the final validation F1 is the grader's."""
     reports = notebook_reports(ctx)
-    curve = reference_curve["quick" if ctx.quick else "full"]
+    curve = reference_curve.quick if ctx.quick else reference_curve.full
     details: dict[str, Any] = {"per-epoch figures against the reference": _curves(reports, curve),
                                "where the figures were read": _found_where(reports) or "nowhere"}
     valid = [report for report in reports if report.split == "VALID" and "F1" in report.metrics]

@@ -1,335 +1,31 @@
-"""GRU from scratch: a GRUCell and a batch-first GRU layer that unrolls it, equal in behaviour to nn.GRU.
-
-Kernel side: `probe` builds the student's classes, sets their parameters to values it draws from the grader's
-seed, and records those values together with the outputs on the grader's inputs.
-Grader side: the checks search how the recorded parameter tensors map onto a reference GRU of each standard
-form (reset gate before or after the recurrent matmul, either update convention, with or without biases, any
-gate order, fused or separate, transposed or not) and require equal outputs.
-"""
+"""GRU from scratch, grader side: the checks, run in the grader's own process on what the probe measured."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
 
 import torch
-from pydantic import BaseModel
 
-from grader.analysis import class_problem, first_difference, forbidden_references, plural, shape_text
-from grader.analysis import from_scratch_outcome as scratch_verdict
 from grader.check import CheckContext, Outcome
-from grader.probe import ParamInfo, ProbeData, ProbePlan
-from grader.probe_runtime import class_status, grad_status, param_infos
-from grader.registry import check
+from grader.checks.analysis import class_problem, first_difference, plural, shape_text
+from grader.checks.recurrent import (ATOL, EQUIVALENCE_BATCH, Layout, RTOL, Side, Unit, from_scratch_outcome,
+                                     parse_layout, parse_layouts, recorded_params, sentence, tolerance_gap,
+                                     weight_blocks)
+from grader.exercise import CheckParams
+from grader.exercises.gru.kernel import (BACKGROUND, DRIVER_FLOOR, EFFECT, GROUPS, Role, _close, _drivers, _explain,
+                                         _logit, element_roles)
+from grader.exercises.gru.plan import BEHAVIOUR_ROWS, FIT_ROWS
+from grader.exercises.gru.schema import CellRun, LayerRun
+from grader.probe import ParamInfo, ProbeData
 
-ATOL = 1e-4
-RTOL = 1e-4
+
 SEARCH_BUDGET = 40_000   # candidate (mapping, form) pairs tried before giving up
-PARAM_SCALE = 0.5        # the probe's parameter values: N(0, 0.5²) keeps gates away from saturation
-EQUIVALENCE_BATCH = 12
-GROUPS = ("configs", "square")
 BATCH_AXIS = "it steps over the batch axis"
-BEHAVIOUR_ROWS = 16        # design inputs for the one-element-at-a-time responses
-FIT_ROWS = 48              # inputs a behavioural reading must reproduce, on each of two parameter draws
-BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
-BEHAVIOUR_SECONDS = 20.0   # kernel time for the behavioural responses of one cell
-BACKGROUND = 0.5           # the value the second round gives the candidate weights W_hn so the reset gate shows
-
-
-# --------------------------------------------------------------------------- plan (grader side)
-
-def make_plan(params: dict[str, Any], generator: torch.Generator, quick: bool) -> ProbePlan:
-    """Inputs for every configuration (batch, time, input, hidden): one step, a sequence, and a bigger batch."""
-    spec = {
-        "cell_class": params.get("cell_class", "GRUCell"),
-        "layer_class": params.get("layer_class", "GRU"),
-        "configs": params["configs"],
-        "square": params.get("square", []),
-        "seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
-    }
-    inputs: dict[str, torch.Tensor] = {}
-    for group in GROUPS:
-        for index, (batch, time, size_in, hidden) in enumerate(spec[group]):
-            key = f"{group}/{index}"
-            inputs[f"{key}/x_step"] = torch.randn(batch, size_in, generator=generator)
-            inputs[f"{key}/h"] = torch.rand(batch, hidden, generator=generator) * 2 - 1
-            inputs.update(recurrent_inputs(key, batch, time, size_in, hidden, generator))
-            if group == "configs":
-                inputs.update(behaviour_inputs(key, size_in, hidden, generator))
-    return ProbePlan(spec=spec, inputs=inputs)
-
-
-def behaviour_inputs(key: str, size_in: int, hidden: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Inputs for reading a cell by behaviour: a small design batch for the one-element-at-a-time responses, and a
-    larger batch the reading must reproduce on two parameter draws."""
-    return {
-        f"{key}/design_x": torch.randn(BEHAVIOUR_ROWS, size_in, generator=generator),
-        f"{key}/design_h": torch.rand(BEHAVIOUR_ROWS, hidden, generator=generator) * 2 - 1,
-        f"{key}/fit_x": torch.randn(FIT_ROWS, size_in, generator=generator) * 1.5,
-        f"{key}/fit_h": torch.rand(FIT_ROWS, hidden, generator=generator) * 2 - 1,
-    }
-
-
-def recurrent_inputs(key: str, batch: int, time: int, size_in: int, hidden: int,
-                     generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """A batch of single steps for the cell equivalence search, and a sequence with its initial state."""
-    return {
-        f"{key}/x_many": torch.randn(EQUIVALENCE_BATCH, size_in, generator=generator) * 1.5,
-        f"{key}/h_many": torch.rand(EQUIVALENCE_BATCH, hidden, generator=generator) * 2 - 1,
-        f"{key}/x": torch.randn(batch, time, size_in, generator=generator),
-        f"{key}/h0": torch.rand(batch, hidden, generator=generator) * 2 - 1,
-    }
-
-
-# --------------------------------------------------------------------------- probe (kernel side)
-
-class CellRun(BaseModel):
-    config: list[int]
-    constructed: bool = False
-    params: list[ParamInfo] = []
-    output_kind: str = ""
-    output_shape: list[int] | None = None
-    calls: list[str] = []
-
-
-class LayerRun(BaseModel):
-    config: list[int]
-    constructed: bool = False
-    params: list[ParamInfo] = []
-    output_kind: str = ""
-    outputs_shape: list[int] | None = None
-    last_shape: list[int] | None = None
-    has_cell: bool = False
-    calls: list[str] = []
-
-
-class ProbeValues(BaseModel):
-    cell_status: Literal["missing", "not_a_class", "not_a_module", "ok"] = "missing"
-    cell_kind: str = ""
-    layer_status: Literal["missing", "not_a_class", "not_a_module", "ok"] = "missing"
-    layer_kind: str = ""
-    cells: dict[str, list[CellRun]] = {}
-    layers: dict[str, list[LayerRun]] = {}
-
-
-def randomize_and_record(module: torch.nn.Module, seed: int, key: str, rec) -> None:
-    """Give every parameter a value drawn from the grader's seed, and record it for the grader's search."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for index, (_, param) in enumerate(module.named_parameters()):
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64) * PARAM_SCALE)
-            rec.tensor(f"{key}/param/{index}", param)
-
-
-def output_kind(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return "tensor"
-    if isinstance(value, (tuple, list)):
-        inner = ", ".join(type(item).__name__ if not isinstance(item, torch.Tensor) else "tensor" for item in value)
-        return f"{type(value).__name__} ({inner})"
-    return type(value).__name__
-
-
-def record_gradients(module: torch.nn.Module, output: Any, key: str, infos: list[dict[str, Any]], rec) -> None:
-    """Backpropagate a loss that uses every output element; record what reached each parameter."""
-    tensors = [t for t in (output if isinstance(output, (tuple, list)) else [output])
-               if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
-    if tensors:
-        rec.attempt(f"{key}/gradients", lambda: sum((t.pow(2).sum() + t.sum()) for t in tensors).backward())
-    for info, (_, param) in zip(infos, module.named_parameters()):
-        info["grad"] = grad_status(param)
-
-
-def build_and_call_cell(cls: type, key: str, config: list[int], seed: int, x: torch.Tensor, h: torch.Tensor,
-                        rec) -> tuple[dict[str, Any], torch.nn.Module | None, bool, Any]:
-    """Kernel side: build the student's cell with recorded random parameters and call it once, traced.
-
-    Returns the run's record so far, the cell, whether the call succeeded, and its output.
-    """
-    from grader.probe_runtime import trace_torch_calls
-
-    _, _, size_in, hidden = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, cell = rec.attempt(f"{key}/cell/construct", cls, size_in, hidden)
-    run["constructed"] = built and isinstance(cell, torch.nn.Module)
-    if not run["constructed"]:
-        return run, None, False, None
-    run["params"] = param_infos(cell)
-    randomize_and_record(cell, seed + 1, f"{key}/cell", rec)
-    with torch.no_grad(), trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/cell/forward", cell, x, h)
-    run["calls"] = sorted(calls)
-    if ran:
-        run["output_kind"] = output_kind(output)
-    return run, cell, ran, output
-
-
-def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    run, cell, ran, output = build_and_call_cell(cls, key, config, seed, inputs[f"{key}/x_step"],
-                                                 inputs[f"{key}/h"], rec)
-    if not ran:
-        return run
-    if isinstance(output, torch.Tensor):
-        run["output_shape"] = list(output.shape)
-    ran, output = rec.attempt(f"{key}/cell/many", cell, inputs[f"{key}/x_many"], inputs[f"{key}/h_many"])
-    if ran:
-        rec.tensor(f"{key}/cell/out_many", output)
-        record_gradients(cell, output, f"{key}/cell", run["params"], rec)
-        if f"{key}/design_x" in inputs:
-            _probe_behaviour(cell, key, seed + 7, inputs, rec)
-    return run
-
-
-def _elements(params: list[torch.nn.Parameter]) -> list[tuple[int, tuple[int, ...]]]:
-    """(parameter index, element index) of every parameter element, in named_parameters and row-major order."""
-    return [(index, element) for index, param in enumerate(params)
-            for element in itertools.product(*[range(size) for size in param.shape])]
-
-
-def _responses(cell: torch.nn.Module, params: list, elements: list, chosen: list[int], x: torch.Tensor,
-               h: torch.Tensor, deadline: float) -> torch.Tensor:
-    """The cell's outputs with each chosen element set to 1 in turn (the other parameters left as they are)."""
-    outputs = []
-    for number in chosen:
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"the cell's responses took over {BEHAVIOUR_SECONDS:.0f} s")
-        index, element = elements[number]
-        kept = params[index][element].item()
-        params[index][element] = 1.0
-        output = cell(x, h)
-        params[index][element] = kept
-        if not isinstance(output, torch.Tensor):
-            raise TypeError(f"it returned a {type(output).__name__}")
-        outputs.append(output.detach().double())
-    return torch.stack(outputs) if outputs else torch.zeros(0, *x.shape[:1], h.shape[1], dtype=torch.float64)
-
-
-def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, rec) -> None:
-    """Kernel side: what the grader needs to read the cell by behaviour when no reading of its tensors fits.
-
-    The outputs on the fit batch under the probe's parameters and under a second draw; then, all parameters 0,
-    the outputs with each element set to 1 alone; then, with the elements that act as W_hn set to BACKGROUND,
-    the outputs with each element that did nothing set to 1 (so the reset gate shows). The parameters are
-    restored afterwards. The grader redoes every classification itself and verifies the result on both draws.
-    """
-    params = [param for _, param in cell.named_parameters()]
-    elements = _elements(params)
-    where = f"{key}/cell/behaviour"
-    if len(elements) > BEHAVIOUR_ELEMENTS:
-        rec.errors[where] = f"it has {len(elements)} parameter elements (at most {BEHAVIOUR_ELEMENTS})"
-        return
-    saved = [param.detach().clone() for param in params]
-    design = (inputs[f"{key}/design_x"], inputs[f"{key}/design_h"])
-    fit = (inputs[f"{key}/fit_x"], inputs[f"{key}/fit_h"])
-
-    def measure() -> None:
-        deadline = time.perf_counter() + BEHAVIOUR_SECONDS
-        rec.tensor(f"{where}/fit/0", cell(*fit))
-        randomize_and_record(cell, seed, f"{where}/draw", rec)
-        rec.tensor(f"{where}/fit/1", cell(*fit))
-        for param in params:
-            param.zero_()
-        base = cell(*design)
-        rec.tensor(f"{where}/base", base)
-        singles = _responses(cell, params, elements, list(range(len(elements))), *design, deadline)
-        rec.tensor(f"{where}/single", singles)
-        roles = element_roles(base.detach().double(), singles, *design)
-        background = [number for number, role in enumerate(roles) if role and (role.gate, role.side) == ("n", "h")]
-        silent = [number for number, role in enumerate(roles) if role is None]
-        for number in background:
-            index, element = elements[number]
-            params[index][element] = BACKGROUND
-        rec.tensor(f"{where}/background", cell(*design))
-        rec.tensor(f"{where}/second", _responses(cell, params, elements, silent, *design, deadline))
-
-    try:
-        with torch.no_grad():
-            rec.attempt(where, measure)
-    finally:
-        with torch.no_grad():
-            for param, value in zip(params, saved):
-                param.copy_(value)
-
-
-def _unroll(cell: torch.nn.Module, x: torch.Tensor, h: torch.Tensor, steps: int, axis: int) -> torch.Tensor:
-    """The student's own cell stepped along `axis` of x, outputs stacked on dim 1."""
-    outputs = []
-    for step in range(steps):
-        h = cell(x.select(axis, step), h)
-        outputs.append(h)
-    return torch.stack(outputs, dim=1)
-
-
-def _probe_layer(cls: type, cell_cls: Any, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.probe_runtime import trace_torch_calls
-
-    batch, time, size_in, hidden = config
-    run: dict[str, Any] = {"config": config}
-    torch.manual_seed(seed)
-    built, layer = rec.attempt(f"{key}/layer/construct", cls, size_in, hidden)
-    run["constructed"] = built and isinstance(layer, torch.nn.Module)
-    if not run["constructed"]:
-        return run
-    run["params"] = param_infos(layer)
-    randomize_and_record(layer, seed + 2, f"{key}/layer", rec)
-    x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
-    with trace_torch_calls() as calls:
-        ran, output = rec.attempt(f"{key}/layer/forward", layer, x, h0)
-    run["calls"] = sorted(calls)
-    if ran:
-        run["output_kind"] = output_kind(output)
-        if isinstance(output, (tuple, list)) and len(output) == 2:
-            for name, value in zip(("outputs", "last"), output):
-                if isinstance(value, torch.Tensor):
-                    run[f"{name}_shape"] = list(value.shape)
-                    rec.tensor(f"{key}/layer/{name}", value)
-        record_gradients(layer, output, f"{key}/layer", run["params"], rec)
-    inner = [m for m in layer.modules() if m is not layer and isinstance(cell_cls, type) and isinstance(m, cell_cls)]
-    run["has_cell"] = bool(inner)
-    if inner:
-        with torch.no_grad():
-            ran, unrolled = rec.attempt(f"{key}/layer/unroll", _unroll, inner[0], x, h0, time, 1)
-            if ran:
-                rec.tensor(f"{key}/layer/unrolled", unrolled)
-            if batch == time:
-                ran, walked = rec.attempt(f"{key}/layer/unroll_batch", _unroll, inner[0], x, h0, batch, 0)
-                if ran:
-                    rec.tensor(f"{key}/layer/unrolled_batch", walked)
-    return run
-
-
-def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
-    """Kernel side: build the student's GRUCell and GRU on each configuration and record what they compute."""
-    cell_status, cell_kind = class_status(namespace, plan["cell_class"])
-    layer_status, layer_kind = class_status(namespace, plan["layer_class"])
-    rec.put("cell_status", cell_status)
-    rec.put("cell_kind", cell_kind)
-    rec.put("layer_status", layer_status)
-    rec.put("layer_kind", layer_kind)
-    cell_cls, layer_cls = namespace.get(plan["cell_class"]), namespace.get(plan["layer_class"])
-    cells: dict[str, list] = {}
-    layers: dict[str, list] = {}
-    for group in GROUPS:
-        cells[group], layers[group] = [], []
-        for index, config in enumerate(plan[group]):
-            seed = plan["seed"] + 1000 * (GROUPS.index(group) + 1) + 10 * index
-            if cell_status == "ok":
-                cells[group].append(_probe_cell(cell_cls, f"{group}/{index}", config, seed, inputs, rec))
-            if layer_status == "ok":
-                layers[group].append(_probe_layer(layer_cls, cell_cls, f"{group}/{index}", config, seed + 5,
-                                                  inputs, rec))
-    rec.put("cells", cells)
-    rec.put("layers", layers)
-
-
-# --------------------------------------------------------------------------- the form search (grader side)
-
 Gate = str
-Side = Literal["x", "h"]
 
 
 @dataclass(frozen=True)
@@ -362,155 +58,6 @@ DIAGNOSTIC_FORMS = [Form(reset, update, "sigmoid") for reset in ("after", "befor
     Form("none", update) for update in ("old", "new")]
 
 
-MAX_CHUNKS = 6           # a GRU tensor holds at most 6 gate blocks (3 gates × input and hidden side)
-MAX_LAYOUTS = 64         # readings of the whole parameter set tried, in order, before giving up
-
-
-@dataclass
-class Unit:
-    """One parameter tensor read as gate blocks, normalised to [k·H, in] rows (or [k·H] for a bias)."""
-
-    name: str
-    kind: Literal["x", "h", "xh", "bias"]
-    matrix: torch.Tensor
-    chunks: int
-    square: bool = False       # [H, H]: the shape cannot tell whether it is stored [out, in] or [in, out]
-    transposed: bool = False   # stored [in, k·H]
-    tied_to: int | None = None  # a bias that belongs with this weight unit, chunk for chunk
-    labels: tuple[str, ...] = ()  # where each chunk sits in the stored tensor, when it is not just rows [a:b]
-    shape: tuple[int, ...] = ()   # the stored shape
-
-    def describe(self) -> str:
-        what = {"x": "input", "h": "hidden", "xh": "[x, h]", "bias": "bias"}[self.kind]
-        blocks = plural(self.chunks, f"{what} block" if self.kind != "bias" else "bias vector")
-        return f"{self.name} {shape_text(self.shape)} as {blocks}" + (" (transposed)" if self.transposed else "")
-
-
-@dataclass
-class Layout:
-    units: list[Unit]
-    problem: str = ""
-
-    def bearing(self, side: Side) -> list[tuple[int, int]]:
-        kinds = ("x", "xh") if side == "x" else ("h", "xh")
-        return [(u, c) for u, unit in enumerate(self.units) if unit.kind in kinds for c in range(unit.chunks)]
-
-    @property
-    def bias_chunks(self) -> int:
-        return sum(unit.chunks for unit in self.units if unit.kind == "bias")
-
-    def flags(self) -> Iterator[tuple[bool, bool]]:
-        """(square matrices transposed, concatenated weights ordered [h, x]) options worth trying."""
-        squares = [False, True] if any(unit.square for unit in self.units) else [False]
-        orders = [False, True] if any(unit.kind == "xh" for unit in self.units) else [False]
-        return itertools.product(squares, orders)
-
-
-def _stem(name: str) -> tuple[str, str]:
-    """(module path, name stripped of weight/bias words): 'x2h.weight' → ('x2h', ''), 'b_ih' → ('', 'ih')."""
-    prefix, _, last = name.rpartition(".")
-    stem = last.lower()
-    for word in ("weight", "bias", "w", "b"):
-        if stem.startswith(word):
-            stem = stem[len(word):].lstrip("_")
-            break
-    return prefix, stem
-
-
-def _chunk_labels(dims: list[int], rest: list[int], block_axis: int, hidden: int) -> tuple[str, ...]:
-    """'[1, :, :]'-style indices of each H-block of a tensor read with `rest` axes outermost, then `block_axis`."""
-    blocks = dims[block_axis] // hidden
-    labels = []
-    for index in itertools.product(*[range(dims[axis]) for axis in rest], range(blocks)):
-        parts = [":"] * len(dims)
-        for axis, value in zip(rest, index):
-            parts[axis] = str(value)
-        block = index[-1]
-        parts[block_axis] = f"{block * hidden}:{(block + 1) * hidden}" if blocks > 1 else ":"
-        labels.append("[" + ", ".join(parts) + "]")
-    return tuple(labels)
-
-
-def tensor_readings(name: str, value: torch.Tensor, size_in: int, hidden: int) -> list[Unit]:
-    """Every way to read one parameter tensor as gate blocks, by its shape alone: any rank and axis order.
-
-    A weight needs an axis of the input width (I, H or I + H) and an axis of k·H outputs; any other axes index
-    the gate blocks. A bias needs an axis of k·H; the others index its vectors. Size-1 axes are ignored.
-    Readings whose gate index is an outer axis come first ([3, I, H], [H, 3, I]), then [k·H, in] before [in, k·H].
-    """
-    value = value.double()
-    dims = [size for size in value.shape if size != 1]
-    value = value.reshape(dims)
-    widths = {size_in: "x", hidden: "h", size_in + hidden: "xh"}
-    simple = len(dims) <= 2
-    units: list[tuple[tuple[int, int], Unit]] = []   # (gate axes stored inside the block axes, reading)
-    for out_axis, in_axis in itertools.permutations(range(len(dims)), 2):
-        square = dims[in_axis] == hidden == dims[out_axis]
-        if dims[in_axis] not in widths or dims[out_axis] % hidden or (square and out_axis > in_axis):
-            continue
-        rest = [axis for axis in range(len(dims)) if axis not in (out_axis, in_axis)]
-        matrix = value.permute(*rest, out_axis, in_axis).reshape(-1, dims[in_axis])
-        labels = () if simple else _chunk_labels(dims, rest, out_axis, hidden)
-        inner = (sum(axis > max(out_axis, in_axis) for axis in rest),
-                 sum(axis > min(out_axis, in_axis) for axis in rest))
-        units.append((inner, Unit(name, widths[dims[in_axis]], matrix, matrix.shape[0] // hidden, square=square,
-                                  transposed=in_axis < out_axis, labels=labels, shape=tuple(value.shape))))
-    for axis in range(len(dims)):
-        if dims[axis] % hidden:
-            continue
-        rest = [other for other in range(len(dims)) if other != axis]
-        vector = value.permute(*rest, axis).reshape(-1)
-        labels = () if len(dims) == 1 else _chunk_labels(dims, rest, axis, hidden)
-        units.append(((sum(other > axis for other in rest), 0), Unit(name, "bias", vector, vector.numel() // hidden,
-                                                                labels=labels, shape=tuple(value.shape))))
-    distinct: list[Unit] = []
-    for _, unit in sorted(units, key=lambda item: item[0]):
-        if unit.chunks <= MAX_CHUNKS and not any(
-                other.kind == unit.kind and torch.equal(other.matrix, unit.matrix) for other in distinct):
-            distinct.append(unit)
-    return distinct
-
-
-def _tie_biases(units: list[Unit]) -> list[Unit]:
-    """Copies of the units, each bias named like exactly one weight (x2h.bias, x2h.weight) tied to it."""
-    units = [replace(unit, tied_to=None) for unit in units]
-    stems = [_stem(unit.name) for unit in units if unit.kind != "bias"]
-    weights = {_stem(unit.name): u for u, unit in enumerate(units) if unit.kind != "bias"}
-    for unit in units:
-        target = weights.get(_stem(unit.name))
-        if unit.kind == "bias" and target is not None and stems.count(_stem(unit.name)) == 1 \
-                and units[target].chunks == unit.chunks:
-            unit.tied_to = target
-    return units
-
-
-def parse_layouts(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int, what: str = "GRU",
-                  fits: Callable[[Layout], bool] = lambda layout: True) -> list[Layout]:
-    """The readings of the whole parameter set that `fits` accepts, plain readings first (at most MAX_LAYOUTS);
-    a single Layout with a problem when some tensor has no reading at all."""
-    per_tensor = []
-    for name, value in params:
-        readings = tensor_readings(name, value, size_in, hidden) if value.numel() else []
-        if not readings:
-            return [Layout([], f"parameter '{name}' {shape_text(value.shape)} has no place in a {what} with"
-                               f" input size {size_in} and hidden size {hidden}")]
-        per_tensor.append(readings)
-    layouts = []
-    for choice in itertools.product(*per_tensor):
-        layout = Layout(_tie_biases(list(choice)))
-        if fits(layout):
-            layouts.append(layout)
-            if len(layouts) == MAX_LAYOUTS:
-                break
-    return layouts
-
-
-def parse_layout(params: list[tuple[str, torch.Tensor]], size_in: int, hidden: int, what: str = "GRU") -> Layout:
-    """The plain reading of the parameters (each tensor's first reading)."""
-    layouts = parse_layouts(params, size_in, hidden, what)
-    return layouts[0] if layouts else Layout([], f"the {what} has no parameters")
-
-
 @dataclass
 class Mapping:
     """Which rows of which parameter play each gate's role, and the resulting reference parameters."""
@@ -534,25 +81,6 @@ def _source(unit: Unit, chunk: int, hidden: int, part: str = "", transposed: boo
         text += f" {axis}[{chunk * hidden}:{(chunk + 1) * hidden}]"
     text += f" {part}" if part else ""
     return text + (" (transposed)" if unit.transposed or transposed else "")
-
-
-def weight_blocks(layout: Layout, hidden: int, size_in: int, square_t: bool, hx: bool,
-                   ) -> tuple[dict[tuple[int, int], torch.Tensor], dict[tuple[int, int], torch.Tensor]]:
-    """[H, I] input blocks and [H, H] hidden blocks keyed by (unit, chunk), under the given layout flags."""
-    blocks_x, blocks_h = {}, {}
-    for u, unit in enumerate(layout.units):
-        if unit.kind == "bias":
-            continue
-        for c in range(unit.chunks):
-            rows = unit.matrix[c * hidden:(c + 1) * hidden]
-            if unit.kind == "x":
-                blocks_x[(u, c)] = rows
-            elif unit.kind == "h":
-                blocks_h[(u, c)] = rows.T if unit.square and square_t else rows
-            else:
-                x_part, h_part = (rows[:, hidden:], rows[:, :hidden]) if hx else (rows[:, :size_in], rows[:, size_in:])
-                blocks_x[(u, c)], blocks_h[(u, c)] = x_part, h_part
-    return blocks_x, blocks_h
 
 
 def _gate_assignments(layout: Layout, gates: tuple[Gate, ...]) -> Iterator[tuple[dict, dict]]:
@@ -679,11 +207,6 @@ def gru_unroll(form: Form, mapping: Mapping, x: torch.Tensor, h: torch.Tensor) -
     return torch.stack(outputs, dim=1)
 
 
-def tolerance_gap(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    """How far outside the tolerance the worst element is (≤ 0: equal)."""
-    return float(((actual - expected).abs() - (ATOL + RTOL * expected.abs())).max())
-
-
 @dataclass
 class SearchResult:
     form: Form | None = None
@@ -766,93 +289,9 @@ def _search_layout(layout: Layout, size_in: int, hidden: int, x: torch.Tensor, h
     return closest
 
 
-# --------------------------------------------------------------------------- reading by behaviour (grader side)
-
 BY_BEHAVIOUR = ("matched by behaviour: no reading of its tensors as gate blocks fits, so each parameter element"
                 " was set alone to see which gate, input and unit it drives; read that way, its parameters make a GRU"
                 f" whose outputs equal the cell's on two random parameter draws × {FIT_ROWS} inputs")
-EFFECT = 1e-5          # a change in an output smaller than this is no change (outputs are float32)
-DRIVER_FLOOR = 0.1     # design rows whose driving input is smaller than this say little about a scale
-
-@dataclass(frozen=True)
-class Role:
-    """What one parameter element does in a GRU: gate z, n or r ('?' when no GRU weight explains it); on an input
-    column, a hidden column or as a bias; for which hidden unit; its effective weight per unit value (an n
-    element's effect is read at r = ½); and, for r, whether the reset acts after or before the recurrent matmul."""
-
-    gate: str
-    side: Literal["x", "h", "b"]
-    unit: int
-    column: int
-    scale: float
-    reset: str = ""
-
-
-def _logit(p: torch.Tensor) -> torch.Tensor:
-    """log(p / (1 − p)); NaN outside (0, 1). (torch.logit is orders of magnitude slower on small CPU tensors.)"""
-    return torch.log(p) - torch.log1p(-p)
-
-
-def _drivers(x: torch.Tensor, h: torch.Tensor) -> tuple[list[tuple[Literal["x", "h", "b"], int]], torch.Tensor]:
-    """The quantities a GRU weight multiplies — each input column, each hidden column, 1 for a bias — as the
-    columns of one [rows, I + H + 1] matrix, with their names."""
-    names = [("x", i) for i in range(x.shape[1])] + [("h", m) for m in range(h.shape[1])] + [("b", 0)]
-    return names, torch.cat([x, h, torch.ones(x.shape[0], 1, dtype=torch.float64)], dim=1)
-
-
-def _close(actual: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
-    """Per column (or overall for vectors): every row within the tolerance of a response."""
-    return ((actual - expected).abs() <= 2 * EFFECT + 1e-4 * expected.abs()).all(0)
-
-
-def _explain(observed: torch.Tensor, pre: torch.Tensor, from_pre: Callable[[torch.Tensor], torch.Tensor],
-             valid: torch.Tensor, drivers: tuple[list, torch.Tensor]) -> tuple[Literal["x", "h", "b"], int, float,
-                                                                                 torch.Tensor] | None:
-    """The first driver u (with its scale c) for which from_pre(c·u) reproduces `observed` on every `valid`
-    design row, or None; c is the median of pre / u over the rows where both are usable."""
-    names, matrix = drivers
-    usable = (valid & torch.isfinite(pre))[:, None] & (matrix.abs() > DRIVER_FLOOR)
-    ratios = torch.where(usable, pre[:, None] / matrix, torch.nan)
-    scales = ratios.nanmedian(0).values
-    predicted = torch.where(valid[:, None], from_pre(scales * matrix), observed[:, None])
-    fits = _close(predicted, observed[:, None]) & (usable.sum(0) >= 3) & (scales.abs() > 1e-6)
-    if not bool(fits.any()):
-        return None
-    column = int(fits.nonzero()[0])
-    return (*names[column], float(scales[column]), matrix[:, column])
-
-
-def element_roles(base: torch.Tensor, singles: torch.Tensor, x: torch.Tensor, h: torch.Tensor) -> list[Role | None]:
-    """Each element's role from the outputs with it alone at 1 and every other parameter 0 (None: no effect).
-
-    With all parameters 0 a GRU has z = r = ½ and n = 0, so one z element gives h'_j = σ(c·u)·h_j and one n
-    element gives h'_j = ½·tanh(c·u) + ½·h_j, u being an input column, a hidden column or 1 (a bias); an r
-    element changes nothing yet (n is 0 whatever r is). Used in the kernel (to choose the second round) and
-    again by the grader, which trusts only its own answer.
-    """
-    base, x, h = base.double(), x.double(), h.double()
-    drivers = _drivers(x, h)
-    roles: list[Role | None] = []
-    for response in singles.double():
-        delta = response - base
-        units = (delta.abs().amax(0) > EFFECT).nonzero().flatten().tolist()
-        if not units:
-            roles.append(None)
-            continue
-        unit, found = units[0], None
-        if len(units) == 1:
-            y, own = delta[:, unit], h[:, unit]
-            gate = _explain(y, _logit(y / own + 0.5), lambda pre: (torch.sigmoid(pre) - 0.5) * own[:, None],
-                            own.abs() > DRIVER_FLOOR, drivers)
-            candidate = _explain(y, torch.atanh(2 * y), lambda pre: torch.tanh(pre) / 2,
-                                 torch.ones_like(y, dtype=torch.bool), drivers)
-            found = ("z", gate) if gate else ("n", candidate) if candidate else None
-        if found:
-            side, column, scale, _ = found[1]
-            roles.append(Role(found[0], side, unit, column, scale))
-        else:
-            roles.append(Role("?", "b", unit, len(units), 0.0))
-    return roles
 
 
 def _reset_role(delta: torch.Tensor, background: torch.Tensor, recurrent: torch.Tensor, h: torch.Tensor,
@@ -1068,16 +507,9 @@ def _split_candidate_biases(roles: dict[int, Role], form: Form, theta: torch.Ten
     return inside
 
 
-# --------------------------------------------------------------------------- checks (grader side)
-
 def _class_problem(ctx: CheckContext, data: ProbeData, which: Literal["cell", "layer"]) -> str | None:
     return class_problem(ctx.notebook, ctx.execution, ctx.plan.spec[f"{which}_class"],
                          getattr(data.values, f"{which}_status"), getattr(data.values, f"{which}_kind"))
-
-
-def sentence(text: str) -> str:
-    """Capitalised, and ending in a full stop unless it already ends a sentence."""
-    return text[0].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
 
 
 def _cell_signature(config: list[int]) -> str:
@@ -1099,7 +531,6 @@ def _error(data: ProbeData, key: str, steps: tuple[str, ...] = ("construct", "fo
     return None
 
 
-@check("gru.constructible")
 def constructible(ctx: CheckContext) -> Outcome:
     """GRUCell(input, hidden) and GRU(input, hidden) build nn.Modules for every configuration."""
     data = ctx.data()
@@ -1153,7 +584,6 @@ def _layer_shape_problem(data: ProbeData, run: LayerRun, key: str) -> str | None
     return None
 
 
-@check("gru.shapes")
 def shapes(ctx: CheckContext) -> Outcome:
     """GRUCell returns [batch, hidden]; GRU returns ([batch, time, hidden], [batch, hidden]); all sizes differ."""
     data = ctx.data()
@@ -1176,13 +606,6 @@ def shapes(ctx: CheckContext) -> Outcome:
         return Outcome.passed(f"GRUCell and GRU return the right shapes in all {plural(total // 2, 'configuration')}.")
     return Outcome.partial((total - len(problems)) / total, f"{len(problems)} of {total} calls have the wrong shape."
                                                              f" {sentence(problems[0])}", problems=problems)
-
-
-def recorded_params(data: ProbeData, key: str, infos: list[ParamInfo]) -> list[tuple[str, torch.Tensor]] | None:
-    values = [data.tensors.get(f"{key}/param/{i}") for i in range(len(infos))]
-    if any(value is None for value in values):
-        return None
-    return [(info.name, value) for info, value in zip(infos, values)]
 
 
 _cache: dict[str, Any] = {}
@@ -1260,7 +683,6 @@ def _cell_runs(ctx: CheckContext) -> tuple[ProbeData, list[CellRun], Outcome | N
     return data, data.values.cells.get("configs", []), Outcome.failed(sentence(problem)) if problem else None
 
 
-@check("gru.cell")
 def cell(ctx: CheckContext) -> Outcome:
     """The cell equals a reference GRU of some standard form under some mapping of its parameters."""
     data, runs, unusable = _cell_runs(ctx)
@@ -1350,7 +772,6 @@ def _layer_problem(data: ProbeData, run: LayerRun, key: str, inputs: dict) -> st
     return None
 
 
-@check("gru.layer")
 def layer(ctx: CheckContext) -> Outcome:
     """GRU equals its own GRUCell unrolled over the time axis, h_T = outputs[:, -1]; nn.GRU for the torch form."""
     data = ctx.data()
@@ -1376,7 +797,6 @@ def _gradient_run(runs: dict[str, list], which: str) -> tuple[str, Any] | None:
     return next((item for item in keyed if item[1].output_kind), next(iter(keyed), None))
 
 
-@check("gru.gradients")
 def gradients(ctx: CheckContext) -> Outcome:
     """A backward pass reaches every trainable parameter of GRUCell and GRU with a finite, non-zero gradient."""
     data = ctx.data()
@@ -1404,7 +824,6 @@ def gradients(ctx: CheckContext) -> Outcome:
     return Outcome.partial((checked - len(bad)) / checked, f"{len(bad)} of {checked} parameters: {sentence(bad[0])}")
 
 
-@check("gru.param_count")
 def param_count(ctx: CheckContext) -> Outcome:
     """Trainable parameters = 3·H·(I+H), plus the form's biases (0, 3H or 6H)."""
     data, runs, unusable = _cell_runs(ctx)
@@ -1438,15 +857,11 @@ def param_count(ctx: CheckContext) -> Outcome:
     return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
 
 
-
-def from_scratch_outcome(ctx: CheckContext, class_names: list[str], forbidden_names: list[str],
-                         traced: list[list[str]], substrings: list[str], what: str) -> Outcome:
-    """Shared by the GRU and RNN exercises: no built-in recurrent layer called at run time (the source says where)."""
-    static = forbidden_references(ctx.notebook, class_names, set(forbidden_names))
-    return scratch_verdict(" and ".join(class_names), what, static, traced, substrings)
+class FromScratchParams(CheckParams):
+    forbidden_names: list[str]
+    forbidden_call_substrings: list[str]
 
 
-@check("gru.from_scratch")
 def from_scratch(ctx: CheckContext, forbidden_names: list[str], forbidden_call_substrings: list[str]) -> Outcome:
     """No nn.GRU, nn.GRUCell, torch.gru, torch.gru_cell or _VF called at run time; the source names where."""
     data = ctx.data()

@@ -21,7 +21,7 @@ PLAN_FILE = "plan.json"
 INPUTS_FILE = "inputs.safetensors"
 VALUES_FILE = "probe.json"
 TENSORS_FILE = "outputs.safetensors"
-LIBRARY_DIRS = (str(Path(__file__).parent), str(Path(torch.__file__).parent))
+LIBRARY_DIRS = (str(Path(__file__).parents[1]), str(Path(torch.__file__).parent))  # the grader package, torch
 
 
 def describe_exception(error: BaseException) -> str:
@@ -140,7 +140,7 @@ def grad_status(param: torch.nn.Parameter) -> str:
     return "zero" if bool((param.grad == 0).all()) else "ok"
 
 
-def run(module_name: str, directory: str, namespace: dict[str, Any]) -> None:
+def run(module_name: str, function: str, directory: str, namespace: dict[str, Any]) -> None:
     """Entry point of the probe cell: load the grader's inputs, call the exercise's probe, save what it measured."""
     folder = Path(directory)
     plan = json.loads((folder / PLAN_FILE).read_text())
@@ -148,7 +148,7 @@ def run(module_name: str, directory: str, namespace: dict[str, Any]) -> None:
     module = importlib.import_module(module_name)
     recorder = Recorder()
     try:
-        module.probe(namespace, plan, inputs, recorder)
+        getattr(module, function)(namespace, plan, inputs, recorder)
     except Exception as error:  # noqa: BLE001 - keep whatever was measured before the failure
         recorder.errors["_probe"] = describe_exception(error)
     recorder.save(folder)

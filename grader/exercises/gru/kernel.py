@@ -1,0 +1,272 @@
+"""GRU from scratch, kernel side: the probe, run inside the student's kernel beside their code."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import torch
+
+from grader.kernel.recurrent import build_and_call_cell, output_kind, randomize_and_record
+from grader.kernel.runtime import class_status, grad_status, param_infos
+
+
+GROUPS = ("configs", "square")
+BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
+BEHAVIOUR_SECONDS = 20.0   # kernel time for the behavioural responses of one cell
+BACKGROUND = 0.5           # the value the second round gives the candidate weights W_hn so the reset gate shows
+
+
+def record_gradients(module: torch.nn.Module, output: Any, key: str, infos: list[dict[str, Any]], rec) -> None:
+    """Backpropagate a loss that uses every output element; record what reached each parameter."""
+    tensors = [t for t in (output if isinstance(output, (tuple, list)) else [output])
+               if isinstance(t, torch.Tensor) and t.is_floating_point() and t.requires_grad]
+    if tensors:
+        rec.attempt(f"{key}/gradients", lambda: sum((t.pow(2).sum() + t.sum()) for t in tensors).backward())
+    for info, (_, param) in zip(infos, module.named_parameters()):
+        info["grad"] = grad_status(param)
+
+
+def _probe_cell(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
+    run, cell, ran, output = build_and_call_cell(cls, key, config, seed, inputs[f"{key}/x_step"],
+                                                 inputs[f"{key}/h"], rec)
+    if not ran:
+        return run
+    if isinstance(output, torch.Tensor):
+        run["output_shape"] = list(output.shape)
+    ran, output = rec.attempt(f"{key}/cell/many", cell, inputs[f"{key}/x_many"], inputs[f"{key}/h_many"])
+    if ran:
+        rec.tensor(f"{key}/cell/out_many", output)
+        record_gradients(cell, output, f"{key}/cell", run["params"], rec)
+        if f"{key}/design_x" in inputs:
+            _probe_behaviour(cell, key, seed + 7, inputs, rec)
+    return run
+
+
+def _elements(params: list[torch.nn.Parameter]) -> list[tuple[int, tuple[int, ...]]]:
+    """(parameter index, element index) of every parameter element, in named_parameters and row-major order."""
+    return [(index, element) for index, param in enumerate(params)
+            for element in itertools.product(*[range(size) for size in param.shape])]
+
+
+def _responses(cell: torch.nn.Module, params: list, elements: list, chosen: list[int], x: torch.Tensor,
+               h: torch.Tensor, deadline: float) -> torch.Tensor:
+    """The cell's outputs with each chosen element set to 1 in turn (the other parameters left as they are)."""
+    outputs = []
+    for number in chosen:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"the cell's responses took over {BEHAVIOUR_SECONDS:.0f} s")
+        index, element = elements[number]
+        kept = params[index][element].item()
+        params[index][element] = 1.0
+        output = cell(x, h)
+        params[index][element] = kept
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(f"it returned a {type(output).__name__}")
+        outputs.append(output.detach().double())
+    return torch.stack(outputs) if outputs else torch.zeros(0, *x.shape[:1], h.shape[1], dtype=torch.float64)
+
+
+def _probe_behaviour(cell: torch.nn.Module, key: str, seed: int, inputs: dict, rec) -> None:
+    """Kernel side: what the grader needs to read the cell by behaviour when no reading of its tensors fits.
+
+    The outputs on the fit batch under the probe's parameters and under a second draw; then, all parameters 0,
+    the outputs with each element set to 1 alone; then, with the elements that act as W_hn set to BACKGROUND,
+    the outputs with each element that did nothing set to 1 (so the reset gate shows). The parameters are
+    restored afterwards. The grader redoes every classification itself and verifies the result on both draws.
+    """
+    params = [param for _, param in cell.named_parameters()]
+    elements = _elements(params)
+    where = f"{key}/cell/behaviour"
+    if len(elements) > BEHAVIOUR_ELEMENTS:
+        rec.errors[where] = f"it has {len(elements)} parameter elements (at most {BEHAVIOUR_ELEMENTS})"
+        return
+    saved = [param.detach().clone() for param in params]
+    design = (inputs[f"{key}/design_x"], inputs[f"{key}/design_h"])
+    fit = (inputs[f"{key}/fit_x"], inputs[f"{key}/fit_h"])
+
+    def measure() -> None:
+        deadline = time.perf_counter() + BEHAVIOUR_SECONDS
+        rec.tensor(f"{where}/fit/0", cell(*fit))
+        randomize_and_record(cell, seed, f"{where}/draw", rec)
+        rec.tensor(f"{where}/fit/1", cell(*fit))
+        for param in params:
+            param.zero_()
+        base = cell(*design)
+        rec.tensor(f"{where}/base", base)
+        singles = _responses(cell, params, elements, list(range(len(elements))), *design, deadline)
+        rec.tensor(f"{where}/single", singles)
+        roles = element_roles(base.detach().double(), singles, *design)
+        background = [number for number, role in enumerate(roles) if role and (role.gate, role.side) == ("n", "h")]
+        silent = [number for number, role in enumerate(roles) if role is None]
+        for number in background:
+            index, element = elements[number]
+            params[index][element] = BACKGROUND
+        rec.tensor(f"{where}/background", cell(*design))
+        rec.tensor(f"{where}/second", _responses(cell, params, elements, silent, *design, deadline))
+
+    try:
+        with torch.no_grad():
+            rec.attempt(where, measure)
+    finally:
+        with torch.no_grad():
+            for param, value in zip(params, saved):
+                param.copy_(value)
+
+
+def _unroll(cell: torch.nn.Module, x: torch.Tensor, h: torch.Tensor, steps: int, axis: int) -> torch.Tensor:
+    """The student's own cell stepped along `axis` of x, outputs stacked on dim 1."""
+    outputs = []
+    for step in range(steps):
+        h = cell(x.select(axis, step), h)
+        outputs.append(h)
+    return torch.stack(outputs, dim=1)
+
+
+def _probe_layer(cls: type, cell_cls: Any, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
+    from grader.kernel.runtime import trace_torch_calls
+
+    batch, time, size_in, hidden = config
+    run: dict[str, Any] = {"config": config}
+    torch.manual_seed(seed)
+    built, layer = rec.attempt(f"{key}/layer/construct", cls, size_in, hidden)
+    run["constructed"] = built and isinstance(layer, torch.nn.Module)
+    if not run["constructed"]:
+        return run
+    run["params"] = param_infos(layer)
+    randomize_and_record(layer, seed + 2, f"{key}/layer", rec)
+    x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
+    with trace_torch_calls() as calls:
+        ran, output = rec.attempt(f"{key}/layer/forward", layer, x, h0)
+    run["calls"] = sorted(calls)
+    if ran:
+        run["output_kind"] = output_kind(output)
+        if isinstance(output, (tuple, list)) and len(output) == 2:
+            for name, value in zip(("outputs", "last"), output):
+                if isinstance(value, torch.Tensor):
+                    run[f"{name}_shape"] = list(value.shape)
+                    rec.tensor(f"{key}/layer/{name}", value)
+        record_gradients(layer, output, f"{key}/layer", run["params"], rec)
+    inner = [m for m in layer.modules() if m is not layer and isinstance(cell_cls, type) and isinstance(m, cell_cls)]
+    run["has_cell"] = bool(inner)
+    if inner:
+        with torch.no_grad():
+            ran, unrolled = rec.attempt(f"{key}/layer/unroll", _unroll, inner[0], x, h0, time, 1)
+            if ran:
+                rec.tensor(f"{key}/layer/unrolled", unrolled)
+            if batch == time:
+                ran, walked = rec.attempt(f"{key}/layer/unroll_batch", _unroll, inner[0], x, h0, batch, 0)
+                if ran:
+                    rec.tensor(f"{key}/layer/unrolled_batch", walked)
+    return run
+
+
+def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
+    """Kernel side: build the student's GRUCell and GRU on each configuration and record what they compute."""
+    cell_status, cell_kind = class_status(namespace, plan["cell_class"])
+    layer_status, layer_kind = class_status(namespace, plan["layer_class"])
+    rec.put("cell_status", cell_status)
+    rec.put("cell_kind", cell_kind)
+    rec.put("layer_status", layer_status)
+    rec.put("layer_kind", layer_kind)
+    cell_cls, layer_cls = namespace.get(plan["cell_class"]), namespace.get(plan["layer_class"])
+    cells: dict[str, list] = {}
+    layers: dict[str, list] = {}
+    for group in GROUPS:
+        cells[group], layers[group] = [], []
+        for index, config in enumerate(plan[group]):
+            seed = plan["seed"] + 1000 * (GROUPS.index(group) + 1) + 10 * index
+            if cell_status == "ok":
+                cells[group].append(_probe_cell(cell_cls, f"{group}/{index}", config, seed, inputs, rec))
+            if layer_status == "ok":
+                layers[group].append(_probe_layer(layer_cls, cell_cls, f"{group}/{index}", config, seed + 5,
+                                                  inputs, rec))
+    rec.put("cells", cells)
+    rec.put("layers", layers)
+
+
+EFFECT = 1e-5          # a change in an output smaller than this is no change (outputs are float32)
+DRIVER_FLOOR = 0.1     # design rows whose driving input is smaller than this say little about a scale
+
+
+@dataclass(frozen=True)
+class Role:
+    """What one parameter element does in a GRU: gate z, n or r ('?' when no GRU weight explains it); on an input
+    column, a hidden column or as a bias; for which hidden unit; its effective weight per unit value (an n
+    element's effect is read at r = ½); and, for r, whether the reset acts after or before the recurrent matmul."""
+
+    gate: str
+    side: Literal["x", "h", "b"]
+    unit: int
+    column: int
+    scale: float
+    reset: str = ""
+
+
+def _logit(p: torch.Tensor) -> torch.Tensor:
+    """log(p / (1 − p)); NaN outside (0, 1). (torch.logit is orders of magnitude slower on small CPU tensors.)"""
+    return torch.log(p) - torch.log1p(-p)
+
+
+def _drivers(x: torch.Tensor, h: torch.Tensor) -> tuple[list[tuple[Literal["x", "h", "b"], int]], torch.Tensor]:
+    """The quantities a GRU weight multiplies — each input column, each hidden column, 1 for a bias — as the
+    columns of one [rows, I + H + 1] matrix, with their names."""
+    names = [("x", i) for i in range(x.shape[1])] + [("h", m) for m in range(h.shape[1])] + [("b", 0)]
+    return names, torch.cat([x, h, torch.ones(x.shape[0], 1, dtype=torch.float64)], dim=1)
+
+
+def _close(actual: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
+    """Per column (or overall for vectors): every row within the tolerance of a response."""
+    return ((actual - expected).abs() <= 2 * EFFECT + 1e-4 * expected.abs()).all(0)
+
+
+def _explain(observed: torch.Tensor, pre: torch.Tensor, from_pre: Callable[[torch.Tensor], torch.Tensor],
+             valid: torch.Tensor, drivers: tuple[list, torch.Tensor]) -> tuple[Literal["x", "h", "b"], int, float,
+                                                                                 torch.Tensor] | None:
+    """The first driver u (with its scale c) for which from_pre(c·u) reproduces `observed` on every `valid`
+    design row, or None; c is the median of pre / u over the rows where both are usable."""
+    names, matrix = drivers
+    usable = (valid & torch.isfinite(pre))[:, None] & (matrix.abs() > DRIVER_FLOOR)
+    ratios = torch.where(usable, pre[:, None] / matrix, torch.nan)
+    scales = ratios.nanmedian(0).values
+    predicted = torch.where(valid[:, None], from_pre(scales * matrix), observed[:, None])
+    fits = _close(predicted, observed[:, None]) & (usable.sum(0) >= 3) & (scales.abs() > 1e-6)
+    if not bool(fits.any()):
+        return None
+    column = int(fits.nonzero()[0])
+    return (*names[column], float(scales[column]), matrix[:, column])
+
+
+def element_roles(base: torch.Tensor, singles: torch.Tensor, x: torch.Tensor, h: torch.Tensor) -> list[Role | None]:
+    """Each element's role from the outputs with it alone at 1 and every other parameter 0 (None: no effect).
+
+    With all parameters 0 a GRU has z = r = ½ and n = 0, so one z element gives h'_j = σ(c·u)·h_j and one n
+    element gives h'_j = ½·tanh(c·u) + ½·h_j, u being an input column, a hidden column or 1 (a bias); an r
+    element changes nothing yet (n is 0 whatever r is). Used in the kernel (to choose the second round) and
+    again by the grader, which trusts only its own answer.
+    """
+    base, x, h = base.double(), x.double(), h.double()
+    drivers = _drivers(x, h)
+    roles: list[Role | None] = []
+    for response in singles.double():
+        delta = response - base
+        units = (delta.abs().amax(0) > EFFECT).nonzero().flatten().tolist()
+        if not units:
+            roles.append(None)
+            continue
+        unit, found = units[0], None
+        if len(units) == 1:
+            y, own = delta[:, unit], h[:, unit]
+            gate = _explain(y, _logit(y / own + 0.5), lambda pre: (torch.sigmoid(pre) - 0.5) * own[:, None],
+                            own.abs() > DRIVER_FLOOR, drivers)
+            candidate = _explain(y, torch.atanh(2 * y), lambda pre: torch.tanh(pre) / 2,
+                                 torch.ones_like(y, dtype=torch.bool), drivers)
+            found = ("z", gate) if gate else ("n", candidate) if candidate else None
+        if found:
+            side, column, scale, _ = found[1]
+            roles.append(Role(found[0], side, unit, column, scale))
+        else:
+            roles.append(Role("?", "b", unit, len(units), 0.0))
+    return roles
