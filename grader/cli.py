@@ -190,9 +190,7 @@ def _check_table(result: GradeResult) -> Table:
 def _print_cell_problems(result: GradeResult) -> None:
     cli_env.print_skipped(result)
     for cell in student_view.problem_cells(result):
-        where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
-        source = f"  →  {safe(cell.error_source, one_line=True)}" if cell.error_source else ""
-        console.print(f"[red]{where}[/]: {safe(cell.error_name, one_line=True)}: {safe(cell.error_message)}{source}")
+        console.print(f"[red]{safe(student_view.cell_line(cell))}[/]")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -229,7 +227,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     public = [c for c in result.checks if c.visibility == "public"]
     earned = sum(c.points for c in public)
     hidden = student_view.hidden_sentence(student_view.withheld_of(result, kit.withheld_in(course.root, exercise)))
-    console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points." + (f"  {hidden}" if hidden else ""))
+    console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points."
+                  + (f"  {safe(hidden)}" if hidden else ""))
     if result.message:
         console.print(f"[yellow]Note:[/] {safe(result.message)}")
     return 0 if all(c.passed for c in public) else 1

@@ -30,7 +30,8 @@ def cmd_kit(args: argparse.Namespace) -> int:
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """`grader kit --out DIR [--name NAME]`."""
     parser = commands.add_parser("kit", help="write a student kit: public rubrics, the grader's wheel, a README")
-    parser.add_argument("--out", type=Path, required=True, help="a new folder for the kit (DIR.zip is written beside it)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="a new folder for the kit (DIR.zip is written beside it)")
     parser.add_argument("--course", type=Path, default=argparse.SUPPRESS, help="the course folder (default: here)")
     parser.add_argument("--name", help="the course's name in the kit (default: the course folder's name)")
     parser.set_defaults(run=cmd_kit)

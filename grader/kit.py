@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import shutil
@@ -148,8 +149,6 @@ Inputs are drawn afresh for every run, so a notebook that passes here still meet
 
 
 def student_readme(course_name: str, rubrics: dict[str, Rubric], withheld: dict[str, Withheld], wheel: str) -> str:
-    import importlib.metadata
-
     sections = "\n".join(_exercise_section(rubrics[exercise], withheld[exercise]) for exercise in sorted(rubrics))
     return README_TEMPLATE.format(course=course_name, wheel=wheel, sections=sections,
                                   torch=importlib.metadata.version("torch"))
@@ -202,7 +201,8 @@ def build_kit(course: Course, out_dir: Path, course_name: str | None = None) -> 
     entries: dict[str, dict[str, Any]] = {}
     for exercise, document in documents.items():
         target = out_dir / "rubrics" / f"{exercise}.yaml"
-        target.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None), encoding="utf-8")
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        target.write_text(text, encoding="utf-8")
         entries[exercise] = {"rubric_sha256": _sha256(target), "title": public[exercise].title,
                              "public_checks": len(public[exercise].checks),
                              "public_points": public[exercise].max_score,

@@ -183,7 +183,8 @@ def check_namespace(exercise: str, namespace: dict[str, Any], course: str | Path
     return result, withheld, source
 
 
-def selfcheck(exercise: str, course: str | Path | None = None, notebook: str | Path | None = None) -> GradeResult | None:
+def selfcheck(exercise: str, course: str | Path | None = None,
+              notebook: str | Path | None = None) -> GradeResult | None:
     """Check what this kernel defines now against the exercise's public checks and show the table."""
     if os.environ.get(GRADING_VARIABLE):
         print(f"selfcheck({exercise!r}) skipped: this notebook is being graded.")

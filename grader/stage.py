@@ -136,8 +136,8 @@ def stage(notebook_path: Path, exercise: str, work_root: Path | None = None, raw
     notebook = parse_notebook(raw)
     workdir = Path(tempfile.mkdtemp(prefix=f"grader-{exercise}-", dir=work_root))
     target = workdir / f"{exercise}.ipynb"
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | portable.NOFOLLOW | portable.CLOEXEC | portable.BINARY,
-                         0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | portable.NOFOLLOW | portable.CLOEXEC | portable.BINARY
+    descriptor = os.open(target, flags, 0o644)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(raw)
     return Staged(workdir=workdir, notebook=notebook, notebook_path=target, raw=raw)
@@ -194,7 +194,7 @@ def restore(workdir: Path, taken: WorkdirSnapshot) -> None:
     for relative, target in taken.links:
         os.symlink(target, workdir / relative)
     for relative, content, mode in taken.files:
-        descriptor = os.open(workdir / relative, os.O_WRONLY | os.O_CREAT | os.O_EXCL | portable.NOFOLLOW | portable.BINARY,
-                             mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | portable.NOFOLLOW | portable.BINARY
+        descriptor = os.open(workdir / relative, flags, mode)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)

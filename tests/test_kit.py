@@ -1,4 +1,5 @@
-"""The student kit: it leaks nothing, and its public verdicts equal the TA's; selfcheck(); TCP; no Linux-only imports."""
+"""The student kit: it leaks nothing and its public verdicts equal the TA's; selfcheck(); TCP; no Linux-only
+imports; a fresh install."""
 
 from __future__ import annotations
 
@@ -145,7 +146,8 @@ def test_kit_holds_what_students_need(student_kit):
     assert conv1d["rubric_sha256"] == kit._sha256(student_kit / "rubrics" / "conv1d.yaml")
     assert Course.load(student_kit).rubrics.keys() == Course.load(ROOT).rubrics.keys()
     readme = (student_kit / "README.md").read_text()
-    assert "--index-url https://download.pytorch.org/whl/cpu" in readme and f"!pip install /content/kit/{wheel}" in readme
+    assert "--index-url https://download.pytorch.org/whl/cpu" in readme
+    assert f"!pip install /content/kit/{wheel}" in readme
     assert "1 hidden check worth 5 points" in readme
     assert student_kit.with_suffix(".zip").is_file()
 
