@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import cli_env, dashboard, data, disk, execute, report, sandbox
+from grader import cli_env, cli_kit, dashboard, data, disk, execute, kit, report, sandbox, student_view
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
@@ -37,7 +40,21 @@ def _visible_gpus() -> list[str]:
     if visible is not None:
         return [index.strip() for index in visible.split(",") if index.strip() and not index.strip().startswith("-")]
     driver = Path("/proc/driver/nvidia/gpus")
-    return [str(index) for index in range(len(list(driver.iterdir())))] if driver.is_dir() else []
+    if driver.is_dir():
+        return [str(index) for index in range(len(list(driver.iterdir())))]
+    return _nvidia_smi_gpus()
+
+
+def _nvidia_smi_gpus() -> list[str]:
+    """GPU indices `nvidia-smi -L` lists, where the driver has no /proc entry (Windows); none without the tool."""
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return []
+    try:
+        listing = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [str(index) for index, line in enumerate(line for line in listing.splitlines() if line.startswith("GPU "))]
 
 
 def _devices(gpus: str | None) -> list[str]:
@@ -180,26 +197,24 @@ def _exercise_of(notebook: Path, explicit: str | None, course: Course) -> str:
 
 
 def _check_table(result: GradeResult) -> Table:
+    """The public checks, failing ones first: the first row is the first thing to fix."""
     table = Table(title=f"{safe(result.title)}: {safe(result.notebook, one_line=True)}", show_lines=True)
     table.add_column("check")
     table.add_column("points", justify="right")
     table.add_column("result")
     table.add_column("reason", overflow="fold")
-    for check in result.checks:
-        if check.visibility == "hidden":
-            continue
-        verdict = "[green]pass" if check.passed else ("[yellow]partial" if check.points > 0 else "[red]fail")
-        table.add_row(safe(check.title), f"{check.points:g}/{check.max_points:g}", verdict, safe(check.message))
+    colours = {"pass": "green", "partial": "yellow", "fail": "red"}
+    for check in student_view.public_checks(result):
+        verdict = student_view.verdict(check)
+        table.add_row(safe(check.title), f"{check.points:g}/{check.max_points:g}", f"[{colours[verdict]}]{verdict}",
+                      safe(check.message))
     return table
 
 
 def _print_cell_problems(result: GradeResult) -> None:
     cli_env.print_skipped(result)
-    for cell in result.execution.cells:
-        if cell.status in ("error", "timeout", "kernel_died", "memory_limit", "disk_limit"):
-            where = f"cell {cell.number}" + (f", line {cell.error_line}" if cell.error_line else "")
-            source = f"  →  {safe(cell.error_source, one_line=True)}" if cell.error_source else ""
-            console.print(f"[red]{where}[/]: {safe(cell.error_name, one_line=True)}: {safe(cell.error_message)}{source}")
+    for cell in student_view.problem_cells(result):
+        console.print(f"[red]{safe(student_view.cell_line(cell))}[/]")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -210,24 +225,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     if missing:
         raise data.DataMissing(missing[0])
     cli_env.warn_not_built(course.root)
+    device = _devices(None)[0]  # the student's GPU when there is one
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         out_dir = Path(scratch)
         options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=not args.full, course_root=course.root)
+        unsandboxed = isolation_problem(options)
+        if unsandboxed:
+            errors.print(f"[yellow]unsandboxed[/]: {safe(unsandboxed)}; your notebook runs with your own permissions "
+                         "(it is your code).", highlight=False)
         submission = Submission("you", exercise, args.notebook)
-        first = _start_while_validating(course, BatchPlan(jobs=[Job(submission, rubric)]), options)
+        first = _start_while_validating(course, BatchPlan(jobs=[Job(submission, rubric)], devices=[device]), options)
         with console.status(f"Running {safe(args.notebook.name, one_line=True)} and checking it against the "
-                            f"{exercise} rubric…"):
-            result = grade_one(submission, rubric, options, first)
+                            f"{exercise} rubric on {device}…"):
+            result = grade_one(submission, rubric, replace(options, device=device, check_device=device), first)
+    if args.report is not None:
+        report.write_atomic(args.report, student_view.public_result(result).model_dump_json(indent=2))
     if result.status in ("invalid_notebook", "error"):
         errors.print(f"[red]{result.status}[/]: {safe(result.message)}")
         return 1
     _print_cell_problems(result)
+    first_fix = student_view.first_to_fix(result)
+    if first_fix:
+        console.print(f"[bold red]{safe(first_fix)}[/]")
     console.print(_check_table(result))
     public = [c for c in result.checks if c.visibility == "public"]
-    hidden = len(result.checks) - len(public)
     earned = sum(c.points for c in public)
+    hidden = student_view.hidden_sentence(student_view.withheld_of(result, kit.withheld_in(course.root, exercise)))
     console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points."
-                  + (f"  {hidden} hidden check{'s' if hidden != 1 else ''}: not shown." if hidden else ""))
+                  + (f"  {safe(hidden)}" if hidden else ""))
     if result.message:
         console.print(f"[yellow]Note:[/] {safe(result.message)}")
     return 0 if all(c.passed for c in public) else 1
@@ -372,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("notebook", type=Path)
     check.add_argument("--exercise")
     check.add_argument("--full", action="store_true", help="full data instead of quick mode")
+    check.add_argument("--report", type=Path, help="write the result's JSON (public checks only) to this file")
+    # SUPPRESS: a --course given before `check` is not overwritten by this one's default.
+    check.add_argument("--course", type=Path, default=argparse.SUPPRESS,
+                       help="the course folder or a student kit (default: here, else $GRADER_COURSE)")
     check.set_defaults(run=cmd_check)
 
     reference = commands.add_parser("reference", help="run the reference notebooks; each must score 100%%")
@@ -392,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_data)
 
     cli_env.add_commands(commands)
+    cli_kit.add_commands(commands)
 
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)

@@ -37,6 +37,8 @@ from grader.course import SOURCE_ROOT
 
 REQUIREMENTS_FILE = "requirements-kernel.txt"
 SITE_VARIABLE = "GRADER_KERNEL_SITE"
+# Set in every kernel the grader starts: a selfcheck() call left in a notebook does nothing while it is graded.
+GRADING_VARIABLE = "GRADER_KERNEL"
 BUILD_COMMAND = "grader env build"
 # Run by every kernel as it boots, before the student's first cell: the layer goes after the grader's own
 # site-packages, so the grader's torch and numpy are never shadowed; site.addsitedir also reads its .pth files.

@@ -24,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 import grader
+from grader import portable
 from grader.exercise import KERNEL_PACKAGE
 from grader.kernel.runtime import INPUTS_FILE, PLAN_FILE, TENSORS_FILE, VALUES_FILE
 
@@ -70,14 +71,13 @@ def make_plan(exercise: Exercise, params: dict[str, Any], seed: int, quick: bool
     return exercise.plan(exercise.plan_params.model_validate(params), torch.Generator().manual_seed(seed), quick)
 
 
-FOLDER_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-FILE_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
-FILE_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_READ = os.O_RDONLY | portable.NONBLOCK | portable.NOCTTY
+FILE_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 TAMPERED = (errno.EEXIST, errno.ELOOP, errno.ENOTDIR, errno.ENOENT)
 
 
-def _write_new(folder: int, name: str, content: bytes) -> None:
-    descriptor = os.open(name, FILE_CREATE, 0o644, dir_fd=folder)
+def _write_new(folder: portable.Folder, name: str, content: bytes) -> None:
+    descriptor = portable.open_in(folder, name, FILE_CREATE)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
 
@@ -91,7 +91,7 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
     directory = workdir / f".grader-probe-{secrets.token_hex(8)}"
     try:
         directory.mkdir()
-        folder = os.open(directory, FOLDER_OPEN)
+        folder = portable.open_folder(directory)
     except OSError as error:
         if error.errno in TAMPERED:
             raise ProbeUnreadable("the grader could not create the probe's folder: the notebook changed it") from None
@@ -105,7 +105,7 @@ def write_plan(plan: ProbePlan, workdir: Path) -> Path:
                                   "link in their folder") from None
         raise
     finally:
-        os.close(folder)
+        portable.close_folder(folder)
     return directory
 
 
@@ -184,15 +184,15 @@ def cell_source(exercise: Exercise, directory: Path, stream: bool = False) -> st
 def _read_capped(path: Path, cap: int) -> bytes:
     """A regular file's bytes, at most `cap`, opened without following a link (in its folder or as itself)."""
     try:
-        folder = os.open(path.parent, FOLDER_OPEN)
+        folder = portable.open_folder(path.parent)
     except OSError:
         raise ProbeUnreadable(f"the probe wrote no {path.name} (its folder is gone or was replaced)") from None
     try:
-        descriptor = os.open(path.name, FILE_READ, dir_fd=folder)
+        descriptor = portable.open_in(folder, path.name, FILE_READ)
     except OSError:
         raise ProbeUnreadable(f"the probe wrote no {path.name}") from None
     finally:
-        os.close(folder)
+        portable.close_folder(folder)
     with os.fdopen(descriptor, "rb") as handle:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):

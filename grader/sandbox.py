@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import grader
+from grader import portable
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
 # Only what programs need to start and find libraries, users, time zones and certificates; never shadow or keys.
@@ -76,8 +77,14 @@ def _probe_command(bwrap: str) -> list[str]:
     return [bwrap, *_base_args(), *_system_binds(), "--", "/bin/true"]
 
 
-@functools.lru_cache(maxsize=1)
 def availability() -> Availability:
+    """Whether kernels can be sandboxed here: never off Linux or over TCP (GRADER_TRANSPORT=tcp), else bwrap's test."""
+    problem = portable.sandbox_problem()
+    return Availability(False, problem) if problem else _bwrap_availability()
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_availability() -> Availability:
     """Find bwrap and try it once: some kernels or containers forbid the namespaces it needs."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:

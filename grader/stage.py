@@ -18,12 +18,14 @@ from pathlib import Path
 import nbformat
 from nbformat.reader import get_version
 
+from grader import portable
+
 NOTEBOOK_CAP_BYTES = 50 * 2**20
 # Validating, running, statically scanning and reporting cost time per cell; a course notebook has a few hundred.
 CELL_CAP = 10_000
 READ_CHUNK = 2**20
 # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a link is refused, not followed.
-SAFE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+SAFE_OPEN = os.O_RDONLY | portable.NOFOLLOW | portable.NONBLOCK | portable.CLOEXEC | portable.NOCTTY | portable.BINARY
 
 
 class InvalidNotebook(Exception):
@@ -134,7 +136,8 @@ def stage(notebook_path: Path, exercise: str, work_root: Path | None = None, raw
     notebook = parse_notebook(raw)
     workdir = Path(tempfile.mkdtemp(prefix=f"grader-{exercise}-", dir=work_root))
     target = workdir / f"{exercise}.ipynb"
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | portable.NOFOLLOW | portable.CLOEXEC | portable.BINARY
+    descriptor = os.open(target, flags, 0o644)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(raw)
     return Staged(workdir=workdir, notebook=notebook, notebook_path=target, raw=raw)
@@ -191,6 +194,7 @@ def restore(workdir: Path, taken: WorkdirSnapshot) -> None:
     for relative, target in taken.links:
         os.symlink(target, workdir / relative)
     for relative, content, mode in taken.files:
-        descriptor = os.open(workdir / relative, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | portable.NOFOLLOW | portable.BINARY
+        descriptor = os.open(workdir / relative, flags, mode)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)

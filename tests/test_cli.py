@@ -71,7 +71,7 @@ def test_check_passes_a_correct_notebook(tmp_path, capsys):
     shutil.copy(FIXTURES / "conv1d_correct_bias.ipynb", notebook)
     assert main(["check", str(notebook)]) == 0
     out = capsys.readouterr().out
-    assert "1 hidden check: not shown" in out and "Edge cases" not in out
+    assert "1 hidden check worth 5 points also counts" in out and "Edge cases" not in out
 
 
 def test_check_fails_a_wrong_notebook_and_says_why(capsys):

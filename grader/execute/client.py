@@ -32,6 +32,7 @@ from nbclient.util import run_sync
 
 from grader.execute.limits import (FILE_LIMIT, PROCESS_LIMIT, RUN_MARKER, Deadline, MiB, ProcessWatch,
                                    exit_description)
+from grader import portable
 from grader.kernel_env import BOOT_SOURCE
 from grader.kernel.measure import MIME as MEASURE_MIME
 from grader.results import CellRecord, ProbeRecord
@@ -282,7 +283,10 @@ BOOT_REPORT = "from grader.kernel import measure as _g_measure\n_g_measure.boot_
 
 def _runtime_dir() -> Path | None:
     """A fresh folder (mode 0700) for one attempt's connection file and ipc sockets, outside the work dir: nothing in
-    it can be a link a notebook planted. None when its path is too long for a socket (TCP on loopback instead)."""
+    it can be a link a notebook planted. None when its path is too long for a socket or the system has no ipc
+    sockets (or GRADER_TRANSPORT=tcp): TCP on 127.0.0.1 instead."""
+    if portable.ipc_problem():
+        return None
     folder = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
     if len(str(folder / "kernel-00000")) > IPC_PATH_MAX:
         folder.rmdir()

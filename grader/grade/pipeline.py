@@ -43,7 +43,7 @@ def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], su
     # the sandbox that folder holds nothing but the grader package.
     grader_root = str(Path(grader.__file__).resolve().parent.parent)
     env = sandbox.kernel_env(env, workdir, {**extra_env, **kernel_env.kernel_variables(packages),
-                                            "PYTHONPATH": grader_root})
+                                            "PYTHONPATH": grader_root, kernel_env.GRADING_VARIABLE: "1"})
     problem = isolation_problem(options)
     if problem:
         return KernelLaunch(env=env, isolated=False, isolation=f"not isolated: {problem}")
