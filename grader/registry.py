@@ -28,8 +28,12 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
+GENERIC_CHECKS = "grader.manual"  # check types any rubric may use (`manual`)
+
+
 def load_module(name: str):
-    """Import an exercise module (which registers its check types)."""
+    """Import an exercise module (which registers its check types), and the generic check types."""
+    importlib.import_module(GENERIC_CHECKS)
     return importlib.import_module(name)
 
 
