@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import cli_env, data, disk, execute, report, sandbox
+from grader import cli_env, cli_lms, data, disk, execute, report, sandbox
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
@@ -102,14 +102,16 @@ def _write_summary(out_dir: Path, course: Course) -> tuple[list[GradeResult], li
 def cmd_grade(args: argparse.Namespace) -> int:
     course = Course.load(args.course, check_types=False)
     rubrics = course.select(args.exercise)
-    found = discover(args.submissions, list(rubrics), args.student)
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = cli_lms.prepare_source(args, rubrics, out_dir)
+    found = discover(source, list(rubrics), args.student)
+    cli_lms.add_roster_students(found, args, list(rubrics))
     for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
         errors.print(f"[yellow]missing data[/] {line}; notebooks that need it are reported as errors", highlight=False)
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {safe(line, one_line=True)}")
     cli_env.warn_not_built(course.root)
-    out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
     devices = _devices(args.gpus)
     workers = args.workers or (len(devices) if devices != ["cpu"] else 1)
     # --student regrades the students named even when their stored results are still valid.
@@ -138,6 +140,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             grade_batch(plan, options, on_result, first)
         finally:
             # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
+            cli_lms.after_grading(out_dir, course)
             stored, problems = _write_summary(out_dir, course)
     for line in problems:
         errors.print(f"[yellow]skipped[/] {safe(line, one_line=True)}")
@@ -320,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     grade = commands.add_parser("grade", help="grade every (student, exercise) in a submissions folder")
-    grade.add_argument("submissions", type=Path)
+    grade.add_argument("submissions", type=Path, help="a folder of student folders, or an LMS export (zip or folder)")
     grade.add_argument("--out", type=Path, default=Path("reports"))
     grade.add_argument("--exercise", nargs="+", help="only these exercises")
     grade.add_argument("--student", nargs="+", help="only these students")
@@ -334,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory-limit-mb", type=int, help="memory limit per notebook (default: the rubric's)")
     grade.add_argument("--disk-limit-mb", type=int,
                        help="what a notebook may write into its work dir and /tmp (default: the rubric's)")
+    cli_lms.add_grade_options(grade)
     grade.set_defaults(run=cmd_grade)
 
     doctor = commands.add_parser("doctor", help="check whether student notebooks will run isolated here")
@@ -364,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=cmd_data)
 
     cli_env.add_commands(commands)
+    cli_lms.add_commands(commands)
 
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)

@@ -78,3 +78,25 @@ def finalize_stored(out_dir: Path, rubrics: dict[str, Rubric], only: set[tuple[s
             report.write_result(out_dir, result)
             changed += 1
     return changed
+
+
+def _override_text(result: GradeResult) -> str:
+    parts = [f"{check.id}: {check.override.original_points:g}→{check.override.points:g} by {check.override.by} "
+             f"({check.override.reason})" for check in result.checks if check.override]
+    if result.late and result.late.overridden:
+        parts.append(f"late penalty: {result.late.penalty_points:g} ({result.late.rule})")
+    return "; ".join(parts)
+
+
+def people_columns(results: list[GradeResult]) -> dict[str, list[object]]:
+    """grades.csv's columns after `message`, each only when some result has it: the LMS's name and submission time,
+    lateness, manual checks awaiting review, overrides."""
+    columns: dict[str, list[object]] = {
+        "student_name": [r.student_name for r in results],
+        "submitted_at": [r.submitted_at for r in results],
+        "late_days": [r.late.days_late if r.late else None for r in results],
+        "late_penalty": [r.late.penalty_points if r.late else None for r in results],
+        "awaiting_review": [r.awaiting_review or None for r in results],
+        "overrides": [_override_text(r) for r in results],
+    }
+    return {name: values for name, values in columns.items() if any(v not in ("", None) for v in values)}
