@@ -35,6 +35,8 @@ def words(text: str) -> list[str]:
 
 def _same_word(wanted: str, candidates: list[str]) -> bool:
     pool = candidates + [a + b for a, b in zip(candidates, candidates[1:])]  # "cross correlation" = "crosscorrelation"
+    if len(wanted) >= 4 and any(wanted in word for word in pool):  # "cross" and "correlation" in "crosscorrelation"
+        return True
     return any(difflib.SequenceMatcher(None, wanted, word).ratio() >= WORD_BAR for word in pool)
 
 

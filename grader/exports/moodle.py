@@ -154,10 +154,10 @@ def feedback_comment(results: list[GradeResult]) -> str:
             if check.visibility == "hidden":
                 continue
             text = f"{html.escape(check.title)}: {check.points:g}/{check.max_points:g}"
-            if not check.passed:
-                text += f" — {html.escape(check.message[:300])}"
             if check.override:
-                text += f" (set by {html.escape(check.override.by)}: {html.escape(check.override.reason)})"
+                text += f" — set by {html.escape(check.override.by)}: {html.escape(check.override.reason)}"
+            elif not check.passed:
+                text += f" — {html.escape(check.message[:300])}"
             lines.append(text)
         if hidden:
             lines.append(f"{len(hidden)} hidden check(s): {sum(c.points for c in hidden):g}/"
