@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from grader import finalize, late, overrides, report
 from grader.course import Course
@@ -142,18 +141,17 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def _list_overrides(out_dir: Path) -> int:
-    table = Table(title=f"Overrides in {out_dir}")
-    for column in ("student", "exercise", "check", "points", "was", "by", "at", "reason"):
-        table.add_column(column, overflow="fold")
+    """One line per override ever stored, oldest first; a later one for the same check supersedes it."""
     rows = overrides.history(out_dir)
     current = overrides.current(out_dir)
     for row in rows:
-        key = (row["student"], row["exercise"], row["check_id"])
+        key = (str(row["student"]), str(row["exercise"]), str(row["check_id"]))
         superseded = current[key].at != row["at"] or current[key].points != row["points"]
-        table.add_row(*(safe(str(row[name])) for name in ("student", "exercise", "check_id")),
-                      f"{row['points']:g}" + (" (superseded)" if superseded else ""), f"{row['original_points']:g}",
-                      safe(str(row["by"])), str(row["at"]), safe(str(row["reason"])))
-    console.print(table if rows else "No overrides.")
+        console.print(f"{safe('/'.join(key))}: {row['points']:g} (was {row['original_points']:g}) by "
+                      f"{safe(str(row['by']))} at {row['at']}: {safe(str(row['reason']))}"
+                      + (" [superseded]" if superseded else ""), soft_wrap=True, highlight=False)
+    if not rows:
+        console.print("No overrides.")
     return 0
 
 

@@ -96,7 +96,7 @@ def people_columns(results: list[GradeResult]) -> dict[str, list[object]]:
         "submitted_at": [r.submitted_at for r in results],
         "late_days": [r.late.days_late if r.late else None for r in results],
         "late_penalty": [r.late.penalty_points if r.late else None for r in results],
-        "awaiting_review": [r.awaiting_review or None for r in results],
+        "awaiting_review": [r.awaiting_review or "" for r in results],
         "overrides": [_override_text(r) for r in results],
     }
     return {name: values for name, values in columns.items() if any(v not in ("", None) for v in values)}
