@@ -168,6 +168,8 @@ def _check_table(result: GradeResult) -> Table:
         if check.visibility == "hidden":
             continue
         verdict = "[green]pass" if check.passed else ("[yellow]partial" if check.points > 0 else "[red]fail")
+        if check.type == "manual":
+            verdict = "[yellow]a TA reads it"
         table.add_row(safe(check.title), f"{check.points:g}/{check.max_points:g}", verdict, safe(check.message))
     return table
 
@@ -202,8 +204,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     _print_cell_problems(result)
     console.print(_check_table(result))
-    public = [c for c in result.checks if c.visibility == "public"]
-    hidden = len(result.checks) - len(public)
+    # Written answers (manual checks) are read by a TA after the deadline: neither counted nor failed here.
+    public = [c for c in result.checks if c.visibility == "public" and c.type != "manual"]
+    hidden = sum(c.visibility == "hidden" for c in result.checks)
     earned = sum(c.points for c in public)
     console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points."
                   + (f"  {hidden} hidden check{'s' if hidden != 1 else ''}: not shown." if hidden else ""))
@@ -256,7 +259,9 @@ def cmd_rubric_validate(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 1
     for rubric in rubrics.values():
-        console.print(f"ok: {rubric.exercise} ({len(rubric.checks)} checks, {rubric.max_score:g} points)")
+        bonus = sum(check.points for check in rubric.checks if check.bonus)
+        console.print(f"ok: {rubric.exercise} ({len(rubric.checks)} checks, {rubric.max_score:g} points"
+                      + (f" + {bonus:g} bonus)" if bonus else ")"))
     return 0
 
 
