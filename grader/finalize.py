@@ -13,6 +13,7 @@ from grader.rubric import Rubric
 from grader.score import FULL
 
 MANUAL = "manual"
+HOW = {"name": "matched by name", "defines": "matched by what it defines", "only": "the student's only notebook"}
 
 
 def _apply_override(check: CheckRecord, override: OverrideRecord | None) -> None:
@@ -39,12 +40,8 @@ def _apply_intake(result: GradeResult, intake: IntakeRun | None) -> None:
                               f"no notebook in this student's LMS submission matched {result.exercise} (see intake.csv)")
         return
     result.submitted_at = chosen.submitted_at
-    result.intake = f"{chosen.how and _HOW.get(chosen.how, chosen.how)}: {chosen.file}" + (
-        f"; {chosen.note}" if chosen.note else "")
+    result.intake = f"{HOW.get(chosen.how, chosen.how)}: {chosen.file}" + (f"; {chosen.note}" if chosen.note else "")
     result.intake_flagged = chosen.flagged
-
-
-_HOW = {"name": "matched by name", "defines": "matched by what it defines", "only": "the student's only notebook"}
 
 
 def finalize(result: GradeResult, rubric: Rubric | None, current: dict[overrides.Key, OverrideRecord],

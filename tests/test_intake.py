@@ -205,3 +205,16 @@ def test_roster_adds_the_students_with_nothing(tmp_path, rubrics) -> None:
     assert run.expected == ["1009"]  # Budi is matched by name, Adi by id
     assert [(r["student"], r["status"]) for r in rows(tmp_path / "out") if r["how"] == "roster"] == [
         ("1009", "not_submitted")]
+
+
+def test_a_zip_of_the_graders_own_layout(tmp_path, rubrics) -> None:
+    export = make_zip(tmp_path / "plain.zip", {"alice/conv1d.ipynb": CONV, "README.txt": b"hi"})
+    run = run_intake(export, {"conv1d": rubrics["conv1d"]}, tmp_path / "out")
+    assert run.chosen["alice"]["conv1d"].how == "name"
+    assert [r["status"] for r in rows(tmp_path / "out") if r["file"] == "README.txt"] == ["ignored"]
+
+
+def test_canvas_late_mark_is_noted(tmp_path, rubrics) -> None:
+    export = make_zip(tmp_path / "c.zip", {"doejane_LATE_77_123_conv1d.ipynb": CONV})
+    run = run_intake(export, {"conv1d": rubrics["conv1d"]}, tmp_path / "out")
+    assert "Canvas marks it LATE" in run.chosen["77"]["conv1d"].note

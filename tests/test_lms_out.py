@@ -17,8 +17,7 @@ import pytest
 from grader import finalize, late, overrides, report, review
 from grader.exports import gradescope, moodle
 from grader.feedback import folder_name, write_feedback
-from grader.intake import IntakeRun
-from grader.intake.extract import File
+from grader.intake import Chosen, IntakeRun
 from grader.manual import heading_match, manual
 from grader.results import CheckRecord, GradeResult, LateRecord, OverrideRecord
 from grader.rubric import Rubric, load_rubric
@@ -137,8 +136,8 @@ def test_late_penalty_per_started_day_with_a_cap(rubric, submitted, days, penalt
 
 def test_late_penalty_is_subtracted_shown_and_overridable(rubric) -> None:
     intake = IntakeRun(folder=Path("."), names={"1001": "Adi Pratama"})
-    intake.chosen = {"1001": {"conv1d": __import__("grader.intake", fromlist=["Chosen"]).Chosen(
-        file="Conv1D.ipynb", how="name", submitted_at="2026-12-03T09:00+07:00")}}
+    intake.chosen = {"1001": {"conv1d": Chosen(file="Conv1D.ipynb", how="name",
+                                               submitted_at="2026-12-03T09:00+07:00")}}
     graded = finalize.finalize(result(rubric, answer=""), rubric, {}, intake, DUE)
     assert graded.late == LateRecord(days_late=1.376, penalty_points=20, rule=late.describe(rubric.late_penalty, 100))
     assert (graded.score, graded.student_name, graded.intake) == (80, "Adi Pratama", "matched by name: Conv1D.ipynb")

@@ -122,6 +122,8 @@ def _choose(run: IntakeRun, student: str, exercise: str, candidates: list[Candid
                 f"graded the newest, {best.owner.path}")
     elif best.how == "only":
         note = "matched as the student's only notebook: its name and code name no exercise"
+    if best.owner.late_flag:
+        note = "; ".join(part for part in (note, "Canvas marks it LATE") if part)
     run.chosen.setdefault(student, {})[exercise] = Chosen(
         file=best.owner.path, how=best.how, submitted_at=_when(best.file, zone), note=note,
         flagged=bool(others) or best.how == "only", late_flag=best.owner.late_flag)
