@@ -60,10 +60,14 @@ def prepare_source(args: argparse.Namespace, rubrics: dict[str, Rubric], out_dir
 
 
 def _times_from_worksheet(run, worksheet: Path, zone, out_dir: Path) -> None:
-    from grader.exports.moodle import read_worksheet, submission_times
+    from grader.exports.moodle import WorksheetError, read_worksheet, submission_times
     from grader.report import write_atomic
 
-    times = submission_times(read_worksheet(worksheet), zone)
+    try:
+        times = submission_times(read_worksheet(worksheet), zone)
+    except (WorksheetError, OSError) as error:
+        errors.print(f"[yellow]--worksheet ignored[/] {safe(str(error))}: submission times come from the export")
+        return
     for student, by_exercise in run.chosen.items():
         for chosen in by_exercise.values():
             chosen.submitted_at = times.get(student, chosen.submitted_at)

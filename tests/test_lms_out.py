@@ -268,3 +268,11 @@ def test_feedback_folders_named_for_moodles_bulk_upload(tmp_path, rubric) -> Non
         assert archive.namelist() == ["Adi Pratama_1001_assignfeedback_file/conv1d.html"]
     with zipfile.ZipFile(tmp_path / "feedback_zips" / "Adi Pratama_1001_assignfeedback_file.zip") as archive:
         assert archive.namelist() == ["conv1d.html"]
+
+
+def test_a_grade_column_with_one_number_for_everyone_is_not_the_maximum(tmp_path) -> None:
+    sheet_path = tmp_path / "regraded.csv"
+    sheet_path.write_text("Pengenal;Nama;Nilai;Nilai maksimum;Dapat diubah;Diubah (pengiriman);Diubah (nilai);Komentar\n"
+                          "Peserta 1;A;80,00;100,00;Ya;-;-;\nPeserta 2;B;80,00;100,00;Ya;-;-;\n", encoding="utf-8")
+    sheet = moodle.read_worksheet(sheet_path)
+    assert (sheet.grade, sheet.max_grade, sheet.submitted, sheet.feedback) == (2, 3, 5, 7)

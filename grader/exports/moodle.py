@@ -77,9 +77,12 @@ def _locate(sheet: Worksheet) -> None:
         sheet.grade = known["grade"]
         sheet.max_grade = known.get("max_grade")
     else:
-        for index in range(sheet.identifier + 2, len(sheet.header)):
-            values = {_number(r[index]) for r in body if index < len(r)}
-            if len(values) == 1 and None not in values:
+        for index in range(sheet.identifier + 2, len(sheet.header) - 1):
+            values = {_number(r[index]) for r in body}
+            # "Grade can be changed" (Yes/No in the Moodle's language) follows: a Grade column that happens to hold
+            # one number for everyone is not taken for the maximum.
+            follows_words = all(_number(r[index + 1]) is None for r in body)
+            if len(values) == 1 and None not in values and follows_words:
                 sheet.max_grade, sheet.grade = index, index - 1
                 break
     if sheet.grade < 0:

@@ -222,7 +222,13 @@ def run_intake(source: Path, rubrics: dict[str, Rubric], out_dir: Path, zone: tz
     return run
 
 
+def _cell(value: str) -> str:
+    """A file or student name that a spreadsheet would run as a formula is written as text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
 def _csv(rows: list[dict[str, str]]) -> str:
+    rows = [{key: _cell(value) for key, value in row.items()} for row in rows]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=INTAKE_COLUMNS, lineterminator="\n")
     writer.writeheader()
