@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader import cli_env, cli_kit, dashboard, data, disk, execute, kit, report, sandbox, student_view
+from grader import (cli_env, cli_kit, cli_lms, dashboard, data, disk, execute, kit, report, sandbox,
+                    student_view)
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
 from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
@@ -129,14 +130,16 @@ def _write_summary(out_dir: Path, course: Course) -> tuple[list[GradeResult], li
 def cmd_grade(args: argparse.Namespace) -> int:
     course = Course.load(args.course, check_types=False)
     rubrics = course.select(args.exercise)
-    found = discover(args.submissions, list(rubrics), args.student)
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = cli_lms.prepare_source(args, rubrics, out_dir)
+    found = discover(source, list(rubrics), args.student)
+    cli_lms.add_roster_students(found, args, list(rubrics))
     for line in data.prepare({name for rubric in rubrics.values() for name in rubric.data}, args.quick):
         errors.print(f"[yellow]missing data[/] {line}; notebooks that need it are reported as errors", highlight=False)
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {safe(line, one_line=True)}")
     cli_env.warn_not_built(course.root)
-    out_dir: Path = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
     devices = _devices(args.gpus)
     workers = args.workers or (len(devices) if devices != ["cpu"] else 1)
     # --student regrades the students named even when their stored results are still valid.
@@ -166,6 +169,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
             flagged = _write_similarity(out_dir, course)
         finally:
             # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
+            cli_lms.after_grading(out_dir, course)
             stored, problems = _write_summary(out_dir, course)
     for line in problems:
         errors.print(f"[yellow]skipped[/] {safe(line, one_line=True)}")
@@ -203,7 +207,7 @@ def _check_table(result: GradeResult) -> Table:
     table.add_column("points", justify="right")
     table.add_column("result")
     table.add_column("reason", overflow="fold")
-    colours = {"pass": "green", "partial": "yellow", "fail": "red"}
+    colours = {"pass": "green", "partial": "yellow", "fail": "red", student_view.REVIEW: "yellow"}
     for check in student_view.public_checks(result):
         verdict = student_view.verdict(check)
         table.add_row(safe(check.title), f"{check.points:g}/{check.max_points:g}", f"[{colours[verdict]}]{verdict}",
@@ -248,7 +252,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if first_fix:
         console.print(f"[bold red]{safe(first_fix)}[/]")
     console.print(_check_table(result))
-    public = [c for c in result.checks if c.visibility == "public"]
+    # Written answers (manual checks) are read by a TA after the deadline: neither counted nor failed here.
+    public = [c for c in result.checks if c.visibility == "public" and c.type != "manual"]
     earned = sum(c.points for c in public)
     hidden = student_view.hidden_sentence(student_view.withheld_of(result, kit.withheld_in(course.root, exercise)))
     console.print(f"Public checks: {earned:g} / {sum(c.max_points for c in public):g} points."
@@ -302,7 +307,9 @@ def cmd_rubric_validate(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 1
     for rubric in rubrics.values():
-        console.print(f"ok: {rubric.exercise} ({len(rubric.checks)} checks, {rubric.max_score:g} points)")
+        bonus = sum(check.points for check in rubric.checks if check.bonus)
+        console.print(f"ok: {rubric.exercise} ({len(rubric.checks)} checks, {rubric.max_score:g} points"
+                      + (f" + {bonus:g} bonus)" if bonus else ")"))
     return 0
 
 
@@ -369,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     grade = commands.add_parser("grade", help="grade every (student, exercise) in a submissions folder")
-    grade.add_argument("submissions", type=Path)
+    grade.add_argument("submissions", type=Path, help="a folder of student folders, or an LMS export (zip or folder)")
     grade.add_argument("--out", type=Path, default=Path("reports"))
     grade.add_argument("--exercise", nargs="+", help="only these exercises")
     grade.add_argument("--student", nargs="+", help="only these students")
@@ -383,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory-limit-mb", type=int, help="memory limit per notebook (default: the rubric's)")
     grade.add_argument("--disk-limit-mb", type=int,
                        help="what a notebook may write into its work dir and /tmp (default: the rubric's)")
+    cli_lms.add_grade_options(grade)
     grade.set_defaults(run=cmd_grade)
 
     similar = commands.add_parser("similarity", help="flag pairs of students whose code is unusually alike")
@@ -422,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_env.add_commands(commands)
     cli_kit.add_commands(commands)
+    cli_lms.add_commands(commands)
 
     rubric = commands.add_parser("rubric", help="rubric tools")
     rubric_commands = rubric.add_subparsers(dest="rubric_command", required=True)

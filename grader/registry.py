@@ -53,13 +53,20 @@ def load_builtin_exercises() -> dict[str, Exercise]:
     return {exercise.id: exercise for exercise in map(load_exercise, builtin_packages())}
 
 
+def generic_checks() -> dict[str, CheckType]:
+    """Check types any rubric may use, whatever its exercise (`manual`: points a person gives after reading)."""
+    from grader import manual
+
+    return {"manual": CheckType(manual.manual, manual.ManualParams)}
+
+
 def has_check(name: str) -> bool:
-    return name in _checks
+    return name in _checks or name in generic_checks()
 
 
 def get_check(name: str) -> CheckType:
-    return _checks[name]
+    return _checks.get(name) or generic_checks()[name]
 
 
 def check_names(prefix: str = "") -> list[str]:
-    return sorted(name for name in _checks if name.startswith(prefix))
+    return sorted(name for name in {**generic_checks(), **_checks} if name.startswith(prefix))

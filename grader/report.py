@@ -197,6 +197,8 @@ class CheckView:
 
 
 def _verdict(check: CheckRecord) -> str:
+    if check.awaiting_review:
+        return "awaiting review"
     if check.passed:
         return "pass"
     return "partial" if check.points > 0 else "fail"
@@ -221,17 +223,21 @@ def _check_views(checks: list[CheckRecord]) -> list[CheckView]:
     ]
 
 
-def student_html(result: GradeResult, show_hidden: bool = True) -> str:
-    """The student's report; without hidden checks, the score shown covers the public checks only."""
+def student_html(result: GradeResult, show_hidden: bool = True, count_hidden: bool = False) -> str:
+    """The student's report; without hidden checks, the score shown covers the public checks only, unless
+    `count_hidden` (feedback files): then the total is the real one and hidden checks are counted, never described."""
     shown = [check for check in result.checks if show_hidden or check.visibility != "hidden"]
     withheld = [check for check in result.checks if not show_hidden and check.visibility == "hidden"]
-    score = sum(check.points for check in shown) if withheld else result.score
-    max_score = sum(check.max_points for check in shown) if withheld else result.max_score
+    partial_total = bool(withheld) and not count_hidden
+    score = sum(check.points for check in shown) if partial_total else result.score
+    max_score = sum(check.max_points for check in shown) if partial_total else result.max_score
     return TEMPLATES.get_template("student.html.j2").render(
         result=result,
         checks=_check_views(shown),
         withheld_count=len(withheld),
         withheld_points=sum(check.max_points for check in withheld),
+        withheld_earned=sum(check.points for check in withheld),
+        count_hidden=count_hidden,
         score=score,
         max_score=max_score,
         percent=100.0 * score / max_score if max_score else 0.0,

@@ -68,21 +68,21 @@ class ExecutionRecord(BaseModel):
 
 
 class OverrideRecord(BaseModel):
-    """Points a person gave a check in place of the grader's, with who, when and why."""
+    """Points a person set for a check (`grader override`, `grader review --apply`): who, when and why."""
 
     points: float
-    original_points: float
+    original_points: float = Field(description="what the grader (or nobody, for a manual check) had given")
     reason: str
-    by: str = ""
-    at: str = ""
+    by: str
+    at: str = Field(description="ISO 8601, UTC")
 
 
 class LateRecord(BaseModel):
-    """How late the submission was and what the rubric's rule took off."""
+    """How late the submission was and what it cost."""
 
-    days_late: float = 0.0
-    penalty_points: float = 0.0
-    rule: str = ""
+    days_late: float
+    penalty_points: float
+    rule: str
     overridden: bool = False
 
 
@@ -99,7 +99,7 @@ class CheckRecord(BaseModel):
     gated_by: list[str] = []
     details: dict[str, Any] = {}
     override: OverrideRecord | None = None
-    awaiting_review: bool = False
+    awaiting_review: bool = Field(False, description="a manual check no person has given points for yet")
 
 
 class Environment(BaseModel):
@@ -131,6 +131,12 @@ class GradeResult(BaseModel):
     evidence: list[str] = Field([], description="status tampered: each sign, in the kernel, that the notebook reached "
                                                 "into the grader's measurement")
     environment: Environment | None = None
+    student_name: str = Field("", description="the name the LMS export gives the student")
+    submitted_at: str = Field("", description="ISO 8601: the LMS zip entry's or worksheet's submission time")
+    late: LateRecord | None = None
+    awaiting_review: int = Field(0, description="manual checks no person has given points for yet")
+    intake: str = Field("", description="how the LMS intake matched this notebook to the exercise")
+    intake_flagged: bool = Field(False, description="the match is a guess a TA should confirm (two candidates…)")
     retry: bool = Field(False, exclude=True, description="not stored: the grader failed on its side (a full disk), "
                                                          "so the batch grades this one again")
 

@@ -40,6 +40,7 @@ class CheckSpec(Strict):
     type: str
     params: dict[str, Any] = {}
     visibility: Literal["public", "hidden"] = "public"
+    bonus: bool = Field(False, description="extra credit: its points are not part of the rubric's max score")
     gate: list[str] = Field([], description="check ids whose failure takes this check's credit away")
 
     @field_validator("gate", mode="before")
@@ -69,6 +70,22 @@ class SimilaritySpec(Strict):
         return self
 
 
+class LatePenalty(Strict):
+    """Late submissions lose `per_day` percent of the max score per started day late, at most `cap` percent."""
+
+    per_day: float = Field(ge=0, le=100)
+    cap: float = Field(100, ge=0, le=100)
+    grace_minutes: float = Field(0, ge=0, description="minutes after the due time that still count as on time")
+
+
+class Intake(Strict):
+    """How an LMS export's files are matched to this exercise when their names do not say."""
+
+    names: list[str] = Field([], description="words in a file name that name this exercise besides its id")
+    defines: list[str] = Field([], description="classes or functions a notebook of this exercise defines (all)")
+    uses: list[str] = Field([], description="names a notebook of this exercise refers to (any one)")
+
+
 class Rubric(Strict):
     exercise: str
     title: str
@@ -83,6 +100,8 @@ class Rubric(Strict):
     data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")
     checks: list[CheckSpec] = Field(min_length=1)
     similarity: SimilaritySpec = SimilaritySpec()
+    late_penalty: LatePenalty | None = None
+    intake: Intake = Intake()
 
     @field_validator("exercise")
     @classmethod
@@ -109,7 +128,7 @@ class Rubric(Strict):
 
     @property
     def max_score(self) -> float:
-        return sum(check.points for check in self.checks)
+        return sum(check.points for check in self.checks if not check.bonus)
 
 
 def _location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
@@ -176,7 +195,7 @@ def check_against_exercise(rubric: Rubric, source: str) -> None:
     lines = _params_problems(exercise.plan_params, rubric.probe, source, "probe")
     for index, check in enumerate(rubric.checks):
         key = f"checks[{index}] (id: {check.id})"
-        check_type = exercise.checks.get(check.type)
+        check_type = exercise.checks.get(check.type) or registry.generic_checks().get(check.type)
         if check_type is None:
             lines.append(f"{source}: {key}.type: unknown check type {check.type!r}"
                          f" (known: {', '.join(sorted(exercise.checks)) or 'none'})")

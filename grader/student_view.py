@@ -38,7 +38,12 @@ def hidden_sentence(withheld: Withheld) -> str:
             "grade: not shown here.")
 
 
+REVIEW = "a TA reads it"
+
+
 def verdict(check: CheckRecord) -> str:
+    if check.type == "manual":
+        return REVIEW
     return "pass" if check.passed else ("partial" if check.points > 0 else "fail")
 
 
@@ -58,7 +63,7 @@ def first_to_fix(result: GradeResult) -> str:
     cells = problem_cells(result)
     if cells:
         return f"Fix first: {cell_line(cells[0])}"
-    failing = [check for check in public_checks(result) if not check.passed]
+    failing = [check for check in public_checks(result) if not check.passed and check.type != "manual"]
     return f"Fix first: {failing[0].title}: {failing[0].message}" if failing else ""
 
 

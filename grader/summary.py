@@ -13,6 +13,7 @@ import pandas as pd
 
 import grader
 from grader import dashboard
+from grader.finalize import people_columns
 from grader.report import TEMPLATES, ran_unisolated, write_atomic
 from grader.results import CheckRecord, GradeResult, GradeStatus
 from grader.rubric import Rubric
@@ -85,7 +86,10 @@ def grades_frame(results: list[GradeResult], rubrics: dict[str, Rubric]) -> pd.D
     ordered = sorted(results, key=lambda r: (r.student, r.exercise))
     frame = pd.DataFrame([_csv_row(r, rubrics, check_ids) for r in ordered], columns=columns)
     numeric = ["score", "max_score", *(_column_name(i) for i in check_ids), "percent", "duration_s"]
-    return frame.astype({column: "float64" for column in numeric})
+    frame = frame.astype({column: "float64" for column in numeric})
+    for name, values in people_columns(ordered).items():
+        frame[name] = values
+    return frame
 
 
 # ---------------------------------------------------------------- index.html

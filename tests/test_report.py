@@ -54,7 +54,7 @@ def graded(student: str, rubric: Rubric, checks: list[CheckRecord], **extra) -> 
 @pytest.fixture(scope="module")
 def results(rubrics: dict[str, Rubric]) -> list[GradeResult]:
     conv = rubrics["conv1d"]
-    ids = [c.id for c in conv.checks]
+    ids = [c.id for c in conv.checks if c.type != "manual"]  # the written answer (a bonus) is not graded here
     full = graded("alice", conv, [check(conv, i, 1.0) for i in ids], duration_s=12.5)
     partial_checks = [
         check(conv, "constructible", 1.0),
@@ -120,21 +120,21 @@ def test_grades_csv_columns_and_values(out: Path, rubrics: dict[str, Rubric]) ->
         rows = list(csv.reader(handle))
     assert rows[0] == ["student", "exercise", "score", "max_score", "status",
                        "constructible", "from_scratch", "shapes", "equivalence", "edge_cases", "gradients",
-                       "param_count", "training", "percent", "duration_s", "message"]
+                       "param_count", "convolution_vs_correlation", "training", "percent", "duration_s", "message"]
     assert rows[1:] == [
         ["alice", "conv1d", "100.00", "100.00", "graded",
-         "10.00", "20.00", "15.00", "30.00", "5.00", "10.00", "10.00", "", "100.00", "12.50", ""],
+         "10.00", "20.00", "15.00", "30.00", "5.00", "10.00", "10.00", "", "", "100.00", "12.50", ""],
         ["alice", "mlp", "12.50", "20.00", "graded",
-         "5.00", "", "", "", "", "", "", "7.50", "62.50", "2.00", ""],
+         "5.00", "", "", "", "", "", "", "", "7.50", "62.50", "2.00", ""],
         ["bob", "conv1d", "25.00", "100.00", "graded",
-         "10.00", "0.00", "0.00", "0.00", "0.00", "5.00", "10.00", "", "25.00", "30.25", ""],
+         "10.00", "0.00", "0.00", "0.00", "0.00", "5.00", "10.00", "", "", "25.00", "30.25", ""],
         ["carol", "conv1d", "0.00", "100.00", "not_submitted",
-         "", "", "", "", "", "", "", "", "0.00", "0.00", "no conv1d.ipynb in carol/"],
+         "", "", "", "", "", "", "", "", "", "0.00", "0.00", "no conv1d.ipynb in carol/"],
         ["dave", "conv1d", "0.00", "100.00", "invalid_notebook",
-         "", "", "", "", "", "", "", "", "0.00", "0.01",
+         "", "", "", "", "", "", "", "", "", "0.00", "0.01",
          "the file is not valid notebook JSON (Expecting value at line 1, column 1)"],
         ["eve", "conv1d", "0.00", "100.00", "graded",
-         "0.00", "0.00", "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "4.00", ""],
+         "0.00", "0.00", "0.00", "0.00", "0.00", "0.00", "0.00", "", "", "0.00", "4.00", ""],
     ]
 
 

@@ -104,7 +104,7 @@ def test_load_rubrics_collects_every_file(tmp_path):
 
 def test_validate_command(tmp_path, capsys):
     assert main(["rubric", "validate", str(ROOT / "rubrics" / "conv1d.yaml")]) == 0
-    assert "ok: conv1d (7 checks, 100 points)" in capsys.readouterr().out
+    assert "ok: conv1d (8 checks, 100 points + 10 bonus)" in capsys.readouterr().out
     broken = write(tmp_path, GOOD + "\ncolour: blue\n")
     assert main(["rubric", "validate", str(broken)]) == 1
     assert f"{broken}: colour: unknown key" in capsys.readouterr().err

@@ -193,6 +193,15 @@ FIXTURES: list[Fixture] = [
             "the convolution is numpy's, not the student's, and no gradient reaches the weights",
             cells=(HEADER, code(IMPORTS), code(NUMPY_CORRELATE), code(SHAPE_CHECK)),
             report_contains=("numpy.correlate", "tensors go to numpy")),
+    Fixture("conv1d_written_answer_indonesian", "conv1d", "lecture slides 001_*.txt: the slides' Conv1D and its "
+            "\"300 point!\" question answered under an Indonesian heading (student variant)", (100, 100),
+            "the layer is correct; the written answer is found under 'Konvolusi vs Korelasi Silang' and waits for a TA "
+            "(a bonus outside the 100 points)",
+            cells=(HEADER, code(SLIDES_LINEAR), code(SLIDES_CONV1D), code(SLIDES_DEMO),
+                   md("### Soal bonus: Konvolusi vs. Korelasi Silang"),
+                   md("Konvolusi membalik kernel sebelum digeser; korelasi silang tidak. Jadi CNN sebenarnya "
+                      "melakukan korelasi silang.")),
+            report_contains=("awaiting review", "Konvolusi vs. Korelasi Silang")),
     _existing("conv1d_correct_slides", 100, "the slides' method (pad, patches, one shared Linear) vectorised with unfold"),
     _existing("conv1d_correct_bias", 100, "unfold + einsum with a bias, initialised like nn.Conv1d"),
     _existing("conv1d_fails_midway", 100, "an unrelated cell raises; the layer defined after it is correct"),
