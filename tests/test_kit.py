@@ -37,7 +37,7 @@ def _conv1d_raw() -> dict:
 def test_public_rubric_drops_hidden_checks_and_counts_them():
     document, withheld = kit.public_rubric(_conv1d_raw(), "conv1d.yaml")
     assert [check["id"] for check in document["checks"]] == ["constructible", "from_scratch", "shapes", "equivalence",
-                                                              "gradients", "param_count"]
+                                                              "gradients", "param_count", "convolution_vs_correlation"]
     assert withheld == kit.Withheld(1, 5.0)
     # The probe's inputs stay: public checks (from_scratch) read what the probe measured on all of them.
     assert document["probe"] == _conv1d_raw()["probe"]
