@@ -20,6 +20,7 @@ import grader
 from grader import data, gradebook, installs, kernel_env, registry, report, sandbox
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
+from grader.grade.budget import kernel_threads, thread_variables
 from grader.grade.options import (EXECUTION_SEED, Options, SandboxRequired, disk_limit_mb, environment,
                                   isolation_problem, memory_limit_mb, probe_seed)
 from grader.grade.resume import fingerprint
@@ -101,8 +102,7 @@ def start(submission: Submission, rubric: Rubric, options: Options, raw: bytes |
     staged = stage(submission.notebook, rubric.exercise, raw=raw)
     try:
         kernel_vars = data.stage_into(staged.workdir, rubric.data, options.quick)
-        if rubric.threads:
-            kernel_vars |= {name: str(rubric.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        kernel_vars |= thread_variables(kernel_threads(rubric, options.threads))
         memory_mb, disk_mb = memory_limit_mb(rubric, options), disk_limit_mb(rubric, options)
         packages = kernel_env.current(options.course_root)
         runnable, skipped = installs.skip_installs(staged.notebook, packages)
