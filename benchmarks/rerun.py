@@ -5,7 +5,8 @@ Usage: python benchmarks/rerun.py [--students 20] [--exercise conv1d] [--noteboo
 Builds a class of `--students` students each submitting the same notebook, grades it with `grader grade --workers 1`
 (a fresh process), then runs the same command again over the unchanged class with `python -X importtime`: every
 result must be reused, no kernel started and torch never imported. Prints both wall times, the ratio (target at
-most 5%), the load average, and the modules of the rerun that took longest to import.
+most 5%), the CPU seconds of each (kernels included: the machine's load does not inflate them), the load average
+before, between and after, and the modules of the rerun that took longest to import.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -34,16 +36,22 @@ def build_class(root: Path, students: int, notebook: Path, exercise: str) -> Pat
     return submissions
 
 
-def grade(submissions: Path, out: Path, exercise: str, importtime: bool) -> tuple[float, str]:
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def grade(submissions: Path, out: Path, exercise: str, importtime: bool) -> tuple[float, float, str]:
+    """Wall and CPU seconds of one `grader grade` (its kernels included), and its stderr."""
     command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "grader.cli", "--course",
                str(ROOT), "grade", str(submissions), "--out", str(out), "--exercise", exercise, "--workers", "1"]
-    started = time.perf_counter()
+    cpu_before, started = children_cpu_s(), time.perf_counter()
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
-    wall_s = time.perf_counter() - started
+    wall_s, cpu_s = time.perf_counter() - started, children_cpu_s() - cpu_before
     if completed.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
-    return wall_s, completed.stderr
+    return wall_s, cpu_s, completed.stderr
 
 
 def slowest_imports(stderr: str, count: int = 8) -> list[tuple[str, float]]:
@@ -65,15 +73,18 @@ def main() -> None:
         submissions = build_class(Path(scratch), args.students, args.notebook, args.exercise)
         out = Path(scratch) / "out"
         load_before = os.getloadavg()
-        first_s, _ = grade(submissions, out, args.exercise, importtime=False)
-        rerun_s, stderr = grade(submissions, out, args.exercise, importtime=True)
+        first_s, first_cpu_s, _ = grade(submissions, out, args.exercise, importtime=False)
+        load_between = os.getloadavg()
+        rerun_s, rerun_cpu_s, stderr = grade(submissions, out, args.exercise, importtime=True)
         load_after = os.getloadavg()
     imported = {match.group(4) for match in IMPORT_LINE.finditer(stderr)}
     summary = {"students": args.students, "exercise": args.exercise, "first_s": round(first_s, 2),
                "rerun_s": round(rerun_s, 2), "ratio": round(rerun_s / first_s, 4),
+               "first_cpu_s": round(first_cpu_s, 2), "rerun_cpu_s": round(rerun_cpu_s, 2),
+               "cpu_ratio": round(rerun_cpu_s / first_cpu_s, 4),
                "rerun_imported_torch": "torch" in imported,
                "rerun_imported_jupyter_client": "jupyter_client" in imported,
-               "load_average_1min": [round(load_before[0], 2), round(load_after[0], 2)],
+               "load_average_1min": [round(load[0], 2) for load in (load_before, load_between, load_after)],
                "rerun_slowest_imports_ms": slowest_imports(stderr)}
     print(json.dumps(summary, indent=2))
 

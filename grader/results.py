@@ -101,6 +101,7 @@ class GradeResult(BaseModel):
     notebook_sha256: str = ""
     graded_at: str = ""
     duration_s: float = 0.0
+    cpu_s: float = Field(0.0, description="CPU seconds of the grading: the grader's process and the kernels it ran")
     checks: list[CheckRecord] = []
     execution: ExecutionRecord = ExecutionRecord()
     environment: Environment | None = None

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import logging
 import os
+import resource
 import shutil
 import sqlite3
 import traceback
@@ -181,7 +182,7 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
 
     `launched` is this submission's work dir and kernel when `start_first` launched them early.
     """
-    started = monotonic()
+    started, cpu_started = monotonic(), cpu_seconds()
     result = GradeResult(student=submission.student, exercise=submission.exercise, title=rubric.title,
                          status="error", max_score=rubric.max_score, environment=environment(options),
                          graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -210,6 +211,7 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
             _failed(result, f"the grader itself failed ({type(error).__name__}: {error}); see the grader log")
             log_failure(options.out_dir, submission, traceback.format_exc())
     result.duration_s = round(monotonic() - started, 3)
+    result.cpu_s = round(cpu_seconds() - cpu_started, 3)
     try:
         report.write_result(options.out_dir, result)
     except (OSError, ValueError):
@@ -223,6 +225,13 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
             # The result itself is stored; without its gradebook row it is only regraded on the next run.
             log_failure(options.out_dir, submission, traceback.format_exc())
     return result
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (each notebook's kernels end before its result):
+    one worker grades one notebook at a time, so the difference around a grading is that notebook's cost."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _failed(result: GradeResult, message: str) -> None:
