@@ -47,6 +47,7 @@ def _printed_threads(tmp_path: Path, threads: int | None, rubric_threads: int | 
     options = Options(out_dir=tmp_path / f"out{threads}-{rubric_threads}", secret="s", quick=True, threads=threads)
     result = grade_one(Submission("ana", "conv1d", _notebook_printing_threads(tmp_path)), rubric, options)
     assert result.status == "graded" and result.score == result.max_score, result.message
+    assert 0 < result.execution.cpu_s < result.cpu_s  # the kernel's CPU, within the grading's
     printed = [cell.stdout for cell in result.execution.cells if "torch threads:" in cell.stdout]
     return int(printed[-1].split("torch threads:")[1].split()[0])
 

@@ -211,7 +211,7 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
             _failed(result, f"the grader itself failed ({type(error).__name__}: {error}); see the grader log")
             log_failure(options.out_dir, submission, traceback.format_exc())
     result.duration_s = round(monotonic() - started, 3)
-    result.cpu_s = round(cpu_seconds() - cpu_started, 3)
+    result.cpu_s = round(cpu_seconds() - cpu_started + result.execution.cpu_s, 2)
     try:
         report.write_result(options.out_dir, result)
     except (OSError, ValueError):
@@ -228,10 +228,10 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and of its children that ended (each notebook's kernels end before its result):
-    one worker grades one notebook at a time, so the difference around a grading is that notebook's cost."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    """CPU time of the grader's own process: one worker grades one notebook at a time, so the difference around a
+    grading is its share (the kernels' CPU is polled from their process trees, execution.cpu_s)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def _failed(result: GradeResult, message: str) -> None:
