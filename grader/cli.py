@@ -11,17 +11,21 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from grader import (cli_env, cli_kit, cli_lms, dashboard, data, disk, execute, kit, report, sandbox,
                     student_view)
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
-from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, grade_batch, grade_one, isolation_problem,
-                          start_first)
+from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, first_to_grade, grade_batch, grade_one,
+                          isolation_problem, start_first)
+from grader.grade.budget import BadWorkers, available_cores, thread_share, workers_for
+from grader.grade.progress import Tracker, gradebook_priors
 from grader.results import GradeResult
 from grader.rubric import RubricError, load_rubric, load_rubrics
 from grader.terminal import safe
@@ -64,15 +68,26 @@ def _devices(gpus: str | None) -> list[str]:
     return [f"cuda:{index}" for index in chosen] or ["cpu"]
 
 
-def _progress() -> Progress:
+class _TrackerColumn(ProgressColumn):
+    """A column drawn from the batch's tracker at every refresh, so running times and the estimate keep moving."""
+
+    def __init__(self, text: Callable[[], str], style: str = ""):
+        super().__init__()
+        self._text, self._style = text, style
+
+    def render(self, task: Task) -> Text:
+        return Text(safe(self._text(), one_line=True), style=self._style)
+
+
+def _progress(tracker: Tracker) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("[red]{task.fields[failures]} failed"),
         TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
+        _TrackerColumn(tracker.left_text),
+        _TrackerColumn(tracker.running_text, style="dim"),
         console=console,
     )
 
@@ -95,8 +110,11 @@ def _start_while_validating(course: Course, plan: BatchPlan, options: Options) -
     """Launch the first notebook's kernel, then finish validating the rubrics while it boots.
 
     The check types live in the exercise modules, which load torch: a second or more that the kernel's own start-up
-    (which loads torch too) now hides. A broken rubric still stops everything before any student code runs.
+    (which loads torch too) now hides. A broken rubric still stops everything before any student code runs. When
+    every notebook's stored result is reused, nothing runs: neither a kernel nor torch is started.
     """
+    if first_to_grade(plan, options) is None:
+        return None
     first = start_first(plan, options)
     try:
         course.check_types()
@@ -128,6 +146,9 @@ def _write_summary(out_dir: Path, course: Course) -> tuple[list[GradeResult], li
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    devices = _devices(args.gpus)
+    cores = available_cores()
+    workers = workers_for(args.workers, devices, cores)
     course = Course.load(args.course, check_types=False)
     rubrics = course.select(args.exercise)
     out_dir: Path = args.out
@@ -140,14 +161,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     for line in found.ignored:
         errors.print(f"[yellow]ignored[/] {safe(line, one_line=True)}")
     cli_env.warn_not_built(course.root)
-    devices = _devices(args.gpus)
-    workers = args.workers or (len(devices) if devices != ["cpu"] else 1)
     # --student regrades the students named even when their stored results are still valid.
     options = Options(out_dir=out_dir, secret=course_secret(out_dir), quick=args.quick,
                       keep_workdirs=args.keep_workdirs, require_sandbox=args.require_sandbox,
                       memory_limit_mb=args.memory_limit_mb, disk_limit_mb=args.disk_limit_mb,
                       force=args.force or bool(args.student),
-                      course_root=course.root)
+                      course_root=course.root, threads=thread_share(cores, workers))
     not_isolated = isolation_problem(options)
     if not_isolated:
         errors.print(f"[bold red]NOT ISOLATED[/]: {safe(not_isolated)}. Student notebooks will run with your user's full "
@@ -156,16 +175,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
     plan = BatchPlan(jobs=jobs, devices=devices, workers=workers)
     first = _start_while_validating(course, plan, options)
     console.print(f"Grading {len(jobs)} notebooks ({len({j.submission.student for j in jobs})} students) "
-                  f"on {', '.join(devices)} with {workers} worker(s){' in quick mode' if args.quick else ''}.")
-    with _progress() as progress:
+                  f"on {', '.join(devices)} with {workers} worker(s), at most {options.threads} CPU thread(s) each"
+                  f"{' in quick mode' if args.quick else ''}.")
+    tracker = Tracker([job.submission for job in jobs], workers, gradebook_priors(out_dir, set(rubrics)))
+    with _progress(tracker) as progress:
         task = progress.add_task("grading", total=len(jobs), failures=0)
 
         def on_result(result: GradeResult) -> None:
+            tracker.finished(result)
             failed = result.status in PROBLEM_STATUSES
             progress.update(task, advance=1, failures=progress.tasks[task].fields["failures"] + failed)
 
         try:
-            grade_batch(plan, options, on_result, first)
+            grade_batch(plan, options, on_result, first, on_start=tracker.started)
             flagged = _write_similarity(out_dir, course)
         finally:
             # Rebuilt from the stored results, so an interrupted batch still leaves a consistent grades.csv.
@@ -380,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, default=Path("reports"))
     grade.add_argument("--exercise", nargs="+", help="only these exercises")
     grade.add_argument("--student", nargs="+", help="only these students")
-    grade.add_argument("--workers", type=int, help="notebooks graded at once (default: one per GPU, else 1)")
+    grade.add_argument("--workers", type=int,
+                       help="notebooks graded at once (default: one per GPU, else one per CPU core)")
     grade.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1 (default: all visible)")
     grade.add_argument("--quick", action="store_true", help="small data, for a fast pass")
     grade.add_argument("--keep-workdirs", action="store_true", help="keep each work dir for debugging")
@@ -454,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
         return 2
-    except SandboxRequired as error:
+    except (SandboxRequired, BadWorkers) as error:
         errors.print(f"refused: {error}", highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:

@@ -55,6 +55,7 @@ class ExecutionRecord(BaseModel):
     isolation: str = Field("", description="how the kernel was isolated, or why it was not")
     memory_peak_mb: float = Field(0.0, description="peak memory of the kernel's process tree")
     disk_peak_mb: float = Field(0.0, description="peak size of what the notebook wrote (work dir and sandbox /tmp)")
+    cpu_s: float = Field(0.0, description="CPU seconds of the kernels' process trees (replays included)")
     replayed: bool = Field(False, description="the kernel died and a fresh one re-ran the notebook around that cell")
     replay_message: str = ""
     skipped: list[SkippedLine] = Field([], description="`!pip install` lines skipped (no network while grading)")
@@ -126,6 +127,7 @@ class GradeResult(BaseModel):
     notebook_sha256: str = ""
     graded_at: str = ""
     duration_s: float = 0.0
+    cpu_s: float = Field(0.0, description="CPU seconds of the grading: the grader's own and its kernels'")
     checks: list[CheckRecord] = []
     execution: ExecutionRecord = ExecutionRecord()
     evidence: list[str] = Field([], description="status tampered: each sign, in the kernel, that the notebook reached "

@@ -27,7 +27,7 @@ def test_a_worker_is_pinned_to_the_device_it_draws(monkeypatch):
     monkeypatch.setattr(batch, "_worker_device", "cpu")  # restored after the test
     slots = multiprocessing.get_context("spawn").Queue()
     slots.put("cuda:1")
-    batch._init_worker(slots)
+    batch._init_worker(slots, multiprocessing.get_context("spawn").Queue(), None)
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1" and batch._worker_device == "cuda:1"
 
 

@@ -15,8 +15,6 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from grader.data import Dataset, DataMissing, register, sha256_of
 
 MODEL_ID = "indobenchmark/indobert-base-p1"
@@ -97,6 +95,7 @@ def ensure_safetensors(snapshot: Path) -> None:
     """Give a checkpoint published only as pytorch_model.bin a model.safetensors copy (loaded weights-only)."""
     if (snapshot / WEIGHTS).is_file() or not (snapshot / "pytorch_model.bin").is_file():
         return
+    import torch
     from safetensors.torch import save_file
 
     state = torch.load(snapshot / "pytorch_model.bin", map_location="cpu", weights_only=True)
@@ -151,6 +150,8 @@ def _write_tokenizer(snapshot: Path, vocab: list[str]) -> None:
 
 
 def _batches(rows: list[tuple[list[int], int]], size: int, rng: random.Random):
+    import torch  # here, not at the top: registering the dataset (every `grader grade`) must not load torch
+
     order = list(range(len(rows)))
     rng.shuffle(order)
     for start in range(0, len(order), size):
@@ -162,6 +163,7 @@ def _batches(rows: list[tuple[list[int], int]], size: int, rng: random.Random):
 
 def _warm_up_encoder(snapshot: Path, vocab_size: int, rows: list[tuple[list[int], int]]) -> None:
     """Train encoder + a throwaway head on the training subset; save the encoder and pooler (a BertModel)."""
+    import torch
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(WARMUP["seed"])

@@ -58,6 +58,7 @@ class ProcessWatch:
         self.tripped_bytes = 0
         self.grader_bytes = 0
         self.seen: dict[int, float] = {}
+        self.cpu_by_process: dict[tuple[int, float], float] = {}  # (pid, start time) → CPU seconds at the last poll
         self.started = time.time()
         self._root: psutil.Process | None = None
         self._grader = psutil.Process()
@@ -145,6 +146,18 @@ class ProcessWatch:
                     self.seen[process.pid] = process.create_time()
                 except psutil.Error:
                     pass
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            key = (process.pid, self.seen.get(process.pid, 0.0))
+            # children's times are left out: a reaped child's would count twice (its own last poll, its parent's)
+            self.cpu_by_process[key] = times.user + times.system
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of the kernel's tree as last polled (every POLL_S; a process that lived under that is missed)."""
+        return sum(self.cpu_by_process.values())
 
     def _trip(self, reason: str, used: int) -> None:
         self.tripped, self.tripped_bytes = reason, used

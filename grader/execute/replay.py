@@ -150,6 +150,7 @@ def execute(
         outcome = _attempt(runner, probe_source, started + whole_run_s - time.monotonic(), notebook_deadline)
         record.memory_peak_mb = round(max(record.memory_peak_mb, outcome.peak_bytes / MiB), 1)
         record.disk_peak_mb = round(max(record.disk_peak_mb, runner.watch.disk_peak_bytes / MiB), 1)
+        record.cpu_s = round(record.cpu_s + runner.watch.cpu_s, 2)
         host_disk_full = host_disk_full or runner.watch.host_disk_full
         if outcome.start_error:
             break

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Callable
 
 from grader import registry, report
+from grader.discover import Submission
+from grader.grade.budget import thread_variables
 from grader.grade.options import Job, Options, environment
 from grader.grade.pipeline import Launched, grade_one, log_failure, start
 from grader.grade.resume import stored_result
@@ -18,17 +21,27 @@ from grader.results import GradeResult
 
 
 _worker_device = "cpu"
+_worker_started: "multiprocessing.Queue[tuple[str, str]] | None" = None
+StartCallback = Callable[[Submission], None]
+EVENT_POLL_S = 0.5
 
 
-def _init_worker(devices: "multiprocessing.Queue[str]") -> None:
-    """Pin this worker process to one device for its lifetime."""
-    global _worker_device
+def _init_worker(devices: "multiprocessing.Queue[str]", started: "multiprocessing.Queue[tuple[str, str]]",
+                 threads: int | None) -> None:
+    """Pin this worker process to one device for its lifetime; its own torch (the checks) gets the kernels' share
+    of the cores, set before torch is imported."""
+    global _worker_device, _worker_started
     _worker_device = devices.get()
+    _worker_started = started
     if _worker_device.startswith("cuda:"):
         os.environ["CUDA_VISIBLE_DEVICES"] = _worker_device.removeprefix("cuda:")
+    if threads is not None:
+        os.environ.update(thread_variables(threads))
 
 
 def _grade_in_worker(job: Job, options: Options) -> GradeResult:
+    if _worker_started is not None:
+        _worker_started.put((job.submission.student, job.submission.exercise))
     registry.load_exercise(job.rubric.module_name)
     check_device = "cuda:0" if _worker_device.startswith("cuda:") else "cpu"
     pinned = Options(**{**options.__dict__, "device": _worker_device, "check_device": check_device})
@@ -58,31 +71,37 @@ def _single_worker(options: Options, plan: BatchPlan) -> Options:
     return Options(**{**options.__dict__, "device": plan.devices[0], "check_device": plan.devices[0]})
 
 
+def first_to_grade(plan: BatchPlan, options: Options) -> Job | None:
+    """The first job whose notebook must run (no stored result to reuse); None when a rerun reuses them all."""
+    for job in plan.jobs:
+        if job.submission.notebook is not None and stored_result(job.submission, job.rubric, options) is None:
+            return job
+    return None
+
+
 def start_first(plan: BatchPlan, options: Options) -> Launched | None:
     """Launch the kernel of the first notebook a single-worker batch will grade, so it boots while the grader loads.
 
     None when there is nothing to start early (a pool of workers, nothing to grade, or a file that is no notebook:
     grading records why).
     """
-    if plan.workers > 1:
+    job = first_to_grade(plan, options) if plan.workers <= 1 else None
+    if job is None:
         return None
-    for job in plan.jobs:
-        if job.submission.notebook is None or stored_result(job.submission, job.rubric, options) is not None:
-            continue
-        try:
-            return start(job.submission, job.rubric, _single_worker(options, plan))
-        except Exception:  # noqa: BLE001 - grade_one meets the same problem again and records it
-            return None
-    return None
+    try:
+        return start(job.submission, job.rubric, _single_worker(options, plan))
+    except Exception:  # noqa: BLE001 - grade_one meets the same problem again and records it
+        return None
 
 
 def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
-                first: Launched | None = None) -> list[GradeResult]:
+                first: Launched | None = None, on_start: StartCallback | None = None) -> list[GradeResult]:
     """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook.
 
     A job whose stored result is still valid (same content hash, see `stored_result`) is not graded again. A job the
     grader failed on its own side (`GradeResult.retry`: a full disk) is graded once more after the others.
-    `first` is the kernel `start_first` launched for one of the jobs.
+    `first` is the kernel `start_first` launched for one of the jobs; `on_start` is told each job as a worker takes
+    it up.
     """
     reused: list[GradeResult] = []
     pending: list[Job] = []
@@ -98,63 +117,87 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
         if not result.retry:
             on_result(result)
 
+    started = on_start or (lambda submission: None)
     results = _grade_jobs(BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers), options,
-                          unless_retried, first)
+                          unless_retried, started, first)
     again = {(r.student, r.exercise) for r in results if r.retry}
     if again:
         retry_jobs = [job for job in pending if (job.submission.student, job.submission.exercise) in again]
-        retried = _grade_jobs(BatchPlan(jobs=retry_jobs, devices=plan.devices, workers=1), options, on_result)
+        retried = _grade_jobs(BatchPlan(jobs=retry_jobs, devices=plan.devices, workers=1), options, on_result,
+                              started)
         results = [r for r in results if not r.retry] + retried
     return reused + results
 
 
 def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
-                first: Launched | None = None) -> list[GradeResult]:
+                on_start: StartCallback, first: Launched | None = None) -> list[GradeResult]:
     """Grade every job of the plan, in this process (one worker) or in a pool of worker processes."""
     if plan.workers <= 1:
         single = _single_worker(options, plan)
         results = []
         for job in plan.jobs:
             launched = first if first is not None and first.submission == job.submission else None
+            on_start(job.submission)
             results.append(grade_one(job.submission, job.rubric, single, launched))
             on_result(results[-1])
         return results
     if first is not None:
         first.close()
-    return _grade_in_pool(plan, options, on_result)
+    return _grade_in_pool(plan, options, on_result, on_start)
+
+
+def _report_started(started: "multiprocessing.Queue[tuple[str, str]]", by_key: dict[tuple[str, str], Job],
+                    on_start: StartCallback) -> None:
+    while True:
+        try:
+            key = started.get_nowait()
+        except queue.Empty:
+            return
+        if key in by_key:
+            on_start(by_key[key].submission)
 
 
 def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Options,
-              on_result: Callable[[GradeResult], None]) -> tuple[list[GradeResult], list[Job]]:
+              on_result: Callable[[GradeResult], None],
+              on_start: StartCallback) -> tuple[list[GradeResult], list[Job]]:
     """One pool over `jobs`; returns the results and the jobs lost to a crashed worker."""
     context = multiprocessing.get_context("spawn")
     slots = context.Queue()
     for slot in range(workers):
         slots.put(devices[slot % len(devices)])
+    started = context.Queue()
+    by_key = {(job.submission.student, job.submission.exercise): job for job in jobs}
     results: list[GradeResult] = []
     lost: list[Job] = []
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(slots,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(slots, started, options.threads)) as pool:
         futures = {pool.submit(_grade_in_worker, job, options): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                results.append(future.result())
-            except BrokenProcessPool:
-                lost.append(job)
-                continue
-            except Exception as error:  # noqa: BLE001 - one worker's exception never ends the pool
-                log_failure(options.out_dir, job.submission, traceback.format_exc())
-                results.append(_crashed_worker_result(
-                    job, options, f"the grading worker failed ({type(error).__name__}: {error}); see the grader log"))
-            on_result(results[-1])
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, timeout=EVENT_POLL_S, return_when=FIRST_COMPLETED)
+            _report_started(started, by_key, on_start)
+            for future in done:
+                job = futures[future]
+                try:
+                    results.append(future.result())
+                except BrokenProcessPool:
+                    lost.append(job)
+                    continue
+                except Exception as error:  # noqa: BLE001 - one worker's exception never ends the pool
+                    log_failure(options.out_dir, job.submission, traceback.format_exc())
+                    results.append(_crashed_worker_result(
+                        job, options,
+                        f"the grading worker failed ({type(error).__name__}: {error}); see the grader log"))
+                on_result(results[-1])
     return results, lost
 
 
-def _grade_in_pool(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None]) -> list[GradeResult]:
-    results, lost = _run_pool(plan.jobs, plan.workers, plan.devices, options, on_result)
+def _grade_in_pool(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
+                   on_start: StartCallback) -> list[GradeResult]:
+    results, lost = _run_pool(plan.jobs, plan.workers, plan.devices, options, on_result, on_start)
     # A crash takes every job in flight down with it: retry each alone, so only the culprit is lost.
     for job in lost:
-        retried, still_lost = _run_pool([job], 1, plan.devices, options, on_result)
+        retried, still_lost = _run_pool([job], 1, plan.devices, options, on_result, on_start)
         results.extend(retried)
         for crashed in still_lost:
             results.append(_crashed_worker_result(crashed, options))

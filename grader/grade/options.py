@@ -37,6 +37,7 @@ class Options:
     disk_limit_mb: int | None = None
     force: bool = False
     course_root: Path | None = None
+    threads: int | None = None  # each kernel's share of the CPU cores (None: all of them; see budget.kernel_threads)
 
 
 @dataclass

@@ -15,11 +15,13 @@ from pathlib import Path
 from time import monotonic
 
 import nbformat
+import psutil
 
 import grader
 from grader import data, gradebook, installs, kernel_env, measure, registry, report, sandbox
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
+from grader.grade.budget import kernel_threads, thread_variables
 from grader.grade.options import (EXECUTION_SEED, Options, SandboxRequired, disk_limit_mb, environment,
                                   isolation_problem, memory_limit_mb, probe_seed)
 from grader.grade.resume import fingerprint
@@ -129,8 +131,7 @@ def start(submission: Submission, rubric: Rubric, options: Options, raw: bytes |
     staged = stage(submission.notebook, rubric.exercise, raw=raw)
     try:
         kernel_vars = data.stage_into(staged.workdir, rubric.data, options.quick)
-        if rubric.threads:
-            kernel_vars |= {name: str(rubric.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        kernel_vars |= thread_variables(kernel_threads(rubric, options.threads))
         memory_mb, disk_mb = memory_limit_mb(rubric, options), disk_limit_mb(rubric, options)
         packages = kernel_env.current(options.course_root)
         runnable, skipped = installs.skip_installs(staged.notebook, packages)
@@ -231,7 +232,7 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
 
     `launched` is this submission's work dir and kernel when `start_first` launched them early.
     """
-    started = monotonic()
+    started, cpu_started = monotonic(), cpu_seconds()
     result = GradeResult(student=submission.student, exercise=submission.exercise, title=rubric.title,
                          status="error", max_score=rubric.max_score, environment=environment(options),
                          graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -260,6 +261,7 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
             _failed(result, f"the grader itself failed ({type(error).__name__}: {error}); see the grader log")
             log_failure(options.out_dir, submission, traceback.format_exc())
     result.duration_s = round(monotonic() - started, 3)
+    result.cpu_s = round(cpu_seconds() - cpu_started + result.execution.cpu_s, 2)
     try:
         report.write_result(options.out_dir, result)
     except (OSError, ValueError):
@@ -282,6 +284,13 @@ def _withhold(result: GradeResult, evidence: list[str]) -> None:
     result.message = (f"score withheld: the notebook tampered with the grader's measurement ({evidence[0]}"
                       f"{f'; and {len(evidence) - 1} more sign(s), listed in the report' if len(evidence) > 1 else ''})"
                       "; the TA decides with `grader override`")
+
+
+def cpu_seconds() -> float:
+    """CPU time of the grader's own process: one worker grades one notebook at a time, so the difference around a
+    grading is its share (the kernels' CPU is polled from their process trees, execution.cpu_s)."""
+    own = psutil.Process().cpu_times()
+    return own.user + own.system
 
 
 def _failed(result: GradeResult, message: str) -> None:
