@@ -37,6 +37,7 @@ class Options:
     disk_limit_mb: int | None = None
     force: bool = False
     course_root: Path | None = None
+    gpu_share: float = 0.0  # of its GPU the kernel may use, when other notebooks share it (a cluster task); 0: all
 
 
 @dataclass
