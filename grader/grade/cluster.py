@@ -291,7 +291,10 @@ class _Run:
         finally:
             # Ctrl-C or an error here: the tasks still running are killed, and their kernels with them.
             for ref in self.in_flight:
-                self.ray.cancel(ref, force=True)
+                try:
+                    self.ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - a task Ray already lost track of has nothing left to cancel
+                    continue
         return self.results
 
 
