@@ -26,6 +26,7 @@ from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, fi
                           isolation_problem, start_first)
 from grader.grade.budget import BadWorkers, available_cores, thread_share, workers_for
 from grader.grade.progress import Tracker, gradebook_priors
+from grader.grade.cluster import ClusterError
 from grader.results import GradeResult
 from grader.rubric import RubricError, load_rubric, load_rubrics
 from grader.terminal import safe
@@ -172,11 +173,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         errors.print(f"[bold red]NOT ISOLATED[/]: {safe(not_isolated)}. Student notebooks will run with your user's full "
                      "access to files and network; use --require-sandbox to refuse instead.", highlight=False)
     jobs = [Job(submission, rubrics[submission.exercise]) for submission in found.submissions]
-    plan = BatchPlan(jobs=jobs, devices=devices, workers=workers)
+    plan = BatchPlan(jobs=jobs, devices=devices, workers=workers, cluster=args.cluster)
     first = _start_while_validating(course, plan, options)
+    where = (f"on the Ray cluster {args.cluster!r}, as each rubric's resources allow" if args.cluster
+             else f"on {', '.join(devices)} with {workers} worker(s), at most {options.threads} CPU thread(s) each")
     console.print(f"Grading {len(jobs)} notebooks ({len({j.submission.student for j in jobs})} students) "
-                  f"on {', '.join(devices)} with {workers} worker(s), at most {options.threads} CPU thread(s) each"
-                  f"{' in quick mode' if args.quick else ''}.")
+                  f"{where}{' in quick mode' if args.quick else ''}.")
     tracker = Tracker([job.submission for job in jobs], workers, gradebook_priors(out_dir, set(rubrics)))
     with _progress(tracker) as progress:
         task = progress.add_task("grading", total=len(jobs), failures=0)
@@ -405,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int,
                        help="notebooks graded at once (default: one per GPU, else one per CPU core)")
     grade.add_argument("--gpus", help="comma-separated GPU indices, e.g. 0,1 (default: all visible)")
+    grade.add_argument("--cluster", metavar="ADDRESS",
+                       help="grade on Ray (pip install -e '.[cluster]'): 'local' starts one here, 'auto' or "
+                            "ray://HOST:PORT joins a running cluster; --workers and --gpus are then unused")
     grade.add_argument("--quick", action="store_true", help="small data, for a fast pass")
     grade.add_argument("--keep-workdirs", action="store_true", help="keep each work dir for debugging")
     grade.add_argument("--force", action="store_true", help="regrade even when a stored result is still valid")
@@ -479,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (SandboxRequired, BadWorkers) as error:
         errors.print(f"refused: {error}", highlight=False, markup=False)
+        return 2
+    except ClusterError as error:
+        errors.print(str(error), highlight=False, markup=False)
         return 2
     except KeyboardInterrupt:
         errors.print("interrupted: results graded so far are kept in the output folder")

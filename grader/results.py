@@ -109,6 +109,7 @@ class Environment(BaseModel):
     device: str
     grader_version: str
     quick: bool = False
+    node: str = Field("", description="the cluster node that graded it (`grade --cluster`); empty on this machine")
 
 
 class GradeResult(BaseModel):

@@ -33,6 +33,27 @@ class Timeouts(Strict):
     probe: float = Field(120, gt=0, description="seconds the grader's probe cell may run")
 
 
+class Resources(Strict):
+    """What one notebook reserves on a Ray cluster (`grader grade --cluster`); the local pool ignores it."""
+
+    gpu: float = Field(0, ge=0, description="share of one GPU (0.25: four such notebooks on one GPU), or a whole "
+                       "number of GPUs; 0: the kernel sees no GPU")
+    cpus: float = Field(1, gt=0, description="CPU cores reserved")
+    memory_mb: int | None = Field(None, gt=0, description="memory reserved on the node; default: memory_limit_mb")
+
+    @field_validator("gpu")
+    @classmethod
+    def _share_or_whole(cls, value: float) -> float:
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(f"{value:g} GPUs: a share of one GPU (at most 1) or a whole number of GPUs")
+        return value
+
+
+# The older `device` key, still read so that a course's rubrics keep loading: a notebook that may use a GPU reserves
+# a whole one, as the local pool gives it.
+LEGACY_DEVICE_GPU = {"cpu": 0.0, "cuda_optional": 1.0, "cuda": 1.0}
+
+
 class CheckSpec(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
@@ -95,13 +116,26 @@ class Rubric(Strict):
     threads: int | None = Field(None, gt=0, description="torch's CPU threads in the kernel (OMP_NUM_THREADS and "
                                 "MKL_NUM_THREADS); default: torch's own choice, one per core")
     disk_limit_mb: int = Field(2048, gt=0, description="what the notebook may write into its work dir and /tmp")
-    device: Literal["cpu", "cuda_optional", "cuda"] = "cuda_optional"
+    resources: Resources = Resources()
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")
     data: list[str] = Field([], description="datasets (grader.datasets) staged read-only as data/<name> in the work dir")
     checks: list[CheckSpec] = Field(min_length=1)
     similarity: SimilaritySpec = SimilaritySpec()
     late_penalty: LatePenalty | None = None
     intake: Intake = Intake()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_device(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or "device" not in raw:
+            return raw
+        device = raw["device"]
+        if device not in LEGACY_DEVICE_GPU:
+            raise ValueError(f"device: {device!r} is not one of cpu, cuda_optional, cuda (write resources: {{gpu: …}})")
+        if "resources" in raw:
+            raise ValueError("device and resources both given: keep resources (device is its older form)")
+        rest = {key: value for key, value in raw.items() if key != "device"}
+        return {**rest, "resources": {"gpu": LEGACY_DEVICE_GPU[device]}}
 
     @field_validator("exercise")
     @classmethod
@@ -125,6 +159,11 @@ class Rubric(Strict):
     @property
     def module_name(self) -> str:
         return self.module or f"grader.exercises.{self.exercise}"
+
+    @property
+    def reserved_memory_mb(self) -> int:
+        """What a cluster reserves for one notebook: the kernel's own limit unless the rubric asks for more."""
+        return self.resources.memory_mb or self.memory_limit_mb
 
     @property
     def max_score(self) -> float:

@@ -32,7 +32,7 @@ from nbclient.util import run_sync
 
 from grader.execute.limits import (FILE_LIMIT, PROCESS_LIMIT, RUN_MARKER, Deadline, MiB, ProcessWatch,
                                    exit_description)
-from grader import portable
+from grader import gpu_share, portable
 from grader.kernel_env import BOOT_SOURCE
 from grader.kernel.measure import MIME as MEASURE_MIME
 from grader.results import CellRecord, ProbeRecord
@@ -64,6 +64,7 @@ class KernelLaunch:
     isolated: bool = False
     isolation: str = ""
     sandbox: Sandbox | None = None
+    gpu: gpu_share.GpuGuard | None = None  # the watchdog of a kernel that shares its GPU
 
     def prefix(self, runtime: Path | None) -> list[str]:
         """The command prefix of one attempt: its sandbox, with that attempt's runtime folder bound in."""
@@ -316,6 +317,7 @@ class NotebookRunner:
         self.watch = ProcessWatch(memory_limit_mb * MiB if memory_limit_mb else None, self.kill_kernel, self.marker,
                                   disk_limit_mb * MiB if disk_limit_mb else None,
                                   [workdir, *([self.runtime] if self.runtime else [])])
+        self.watch.gpu = launch.gpu
         self.memory_limit_mb = memory_limit_mb
         self.disk_limit_mb = disk_limit_mb
         self.stderr: _StderrTail | None = None
@@ -339,7 +341,7 @@ class NotebookRunner:
             shutdown_kernel="immediate",
             resources={"metadata": {"path": str(workdir)}},
         )
-        self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{seed_source(seed)}"]
+        self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{gpu_share.BOOT_SOURCE}{seed_source(seed)}"]
         self.kernel_dead = False
         self.boot: dict | None = None  # the fingerprint grader.kernel.measure sent before any student cell ran
         self.collected: list[dict] = []  # the measuring messages of the last grader cell that collected them
@@ -441,6 +443,9 @@ class NotebookRunner:
             return CellRecord(number=number, status="memory_limit", duration_s=duration, error_name="MemoryLimit",
                               error_message=f"the notebook's processes used {used:.0f} MiB{output}, over the "
                                             f"{self.memory_limit_mb} MiB memory limit, so the kernel was stopped")
+        if self.watch.tripped == "gpu_memory_limit" and self.watch.gpu is not None:
+            return CellRecord(number=number, status="memory_limit", duration_s=duration, error_name="GpuMemoryLimit",
+                              error_message=self.watch.gpu.message(self.watch.tripped_bytes))
         if self.watch.tripped == "disk_limit":
             what = (f"more than {FILE_LIMIT} files" if self.watch.disk_files > FILE_LIMIT
                     else f"{self.watch.tripped_bytes / MiB:.0f} MiB")
@@ -527,7 +532,8 @@ class NotebookRunner:
                                message=f"the probe did not finish within {self.timeouts.probe:.0f}s")
         except DeadKernelError:
             self.kernel_dead = True
-            reason = "the memory limit stopped the kernel" if self.watch.tripped == "memory_limit" else "the kernel died"
+            reason = ("the memory limit stopped the kernel" if self.watch.tripped in ("memory_limit", "gpu_memory_limit")
+                      else "the kernel died")
             return ProbeRecord(status="error", duration_s=time.monotonic() - started,
                                message=f"{reason} while the grader probed the notebook")
         duration = time.monotonic() - started

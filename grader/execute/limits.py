@@ -15,12 +15,14 @@ from typing import Callable
 import psutil
 
 from grader import disk
+from grader.gpu_share import GpuGuard
 
 PROCESS_LIMIT = 256
 PSS_PROCESS_CAP = 64  # reading proportional memory costs ~10 ms a process: only the largest this many are read
 POLL_S = 0.1
 DISK_POLL_EVERY = 3  # polls: the work dir's size is walked every 0.3 s
 FILE_LIMIT = 100_000  # files and folders a notebook may create (each costs the disk walk time)
+GPU_POLL_EVERY = 5  # polls: GPU memory (NVML) is read every 0.5 s, when the kernel has a share of a GPU
 RUN_MARKER = "GRADER_KERNEL_RUN"
 MiB = 2**20
 
@@ -60,6 +62,8 @@ class ProcessWatch:
         self.seen: dict[int, float] = {}
         self.cpu_by_process: dict[tuple[int, float], float] = {}  # (pid, start time) → CPU seconds at the last poll
         self.started = time.time()
+        self.gpu: GpuGuard | None = None  # set for a kernel that shares its GPU with other notebooks
+        self.gpu_peak_bytes = 0
         self._root: psutil.Process | None = None
         self._grader = psutil.Process()
         self._grader_base: int | None = None
@@ -125,6 +129,15 @@ class ProcessWatch:
             return
         if self._polls % DISK_POLL_EVERY == 1:
             self.poll_disk()
+        if self.gpu is not None and self._polls % GPU_POLL_EVERY == 1:
+            self.poll_gpu(self.gpu)
+
+    def poll_gpu(self, gpu: GpuGuard) -> None:
+        """GPU memory held by every process the kernel was seen to start; over its share, the kernel is stopped."""
+        used = gpu.used(set(self.seen))
+        self.gpu_peak_bytes = max(self.gpu_peak_bytes, used)
+        if used > gpu.limit_bytes:
+            self._trip("gpu_memory_limit", used)
 
     def poll_disk(self) -> None:
         """The size of the notebook's folders; also notes a machine whose disk is full (not the notebook's fault when

@@ -14,6 +14,7 @@ from typing import Callable
 from grader import registry, report
 from grader.discover import Submission
 from grader.grade.budget import thread_variables
+from grader.grade.cluster import grade_on_cluster
 from grader.grade.options import Job, Options, environment
 from grader.grade.pipeline import Launched, grade_one, log_failure, start
 from grader.grade.resume import stored_result
@@ -65,6 +66,7 @@ class BatchPlan:
     jobs: list[Job]
     devices: list[str] = field(default_factory=lambda: ["cpu"])
     workers: int = 1
+    cluster: str | None = None  # a Ray address (`grader.grade.cluster`): grade there instead of a local pool
 
 
 def _single_worker(options: Options, plan: BatchPlan) -> Options:
@@ -85,7 +87,7 @@ def start_first(plan: BatchPlan, options: Options) -> Launched | None:
     None when there is nothing to start early (a pool of workers, nothing to grade, or a file that is no notebook:
     grading records why).
     """
-    job = first_to_grade(plan, options) if plan.workers <= 1 else None
+    job = first_to_grade(plan, options) if plan.workers <= 1 and not plan.cluster else None
     if job is None:
         return None
     try:
@@ -118,20 +120,24 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
             on_result(result)
 
     started = on_start or (lambda submission: None)
-    results = _grade_jobs(BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers), options,
-                          unless_retried, started, first)
+    results = _grade_jobs(BatchPlan(jobs=pending, devices=plan.devices, workers=plan.workers, cluster=plan.cluster),
+                          options, unless_retried, started, first)
     again = {(r.student, r.exercise) for r in results if r.retry}
     if again:
         retry_jobs = [job for job in pending if (job.submission.student, job.submission.exercise) in again]
-        retried = _grade_jobs(BatchPlan(jobs=retry_jobs, devices=plan.devices, workers=1), options, on_result,
-                              started)
+        retried = _grade_jobs(BatchPlan(jobs=retry_jobs, devices=plan.devices, workers=1, cluster=plan.cluster),
+                              options, on_result, started)
         results = [r for r in results if not r.retry] + retried
     return reused + results
 
 
 def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
                 on_start: StartCallback, first: Launched | None = None) -> list[GradeResult]:
-    """Grade every job of the plan, in this process (one worker) or in a pool of worker processes."""
+    """Grade every job of the plan, in this process (one worker), in a pool of worker processes or on Ray."""
+    if plan.cluster:
+        if first is not None:
+            first.close()
+        return grade_on_cluster(plan.jobs, options, on_result, plan.cluster)
     if plan.workers <= 1:
         single = _single_worker(options, plan)
         results = []

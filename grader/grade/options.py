@@ -38,6 +38,7 @@ class Options:
     force: bool = False
     course_root: Path | None = None
     threads: int | None = None  # each kernel's share of the CPU cores (None: all of them; see budget.kernel_threads)
+    gpu_share: float = 0.0  # of its GPU the kernel may use, when other notebooks share it (a cluster task); 0: all
 
 
 @dataclass

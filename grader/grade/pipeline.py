@@ -18,7 +18,7 @@ import nbformat
 import psutil
 
 import grader
-from grader import data, gradebook, installs, kernel_env, measure, registry, report, sandbox
+from grader import data, gpu_share, gradebook, installs, kernel_env, measure, registry, report, sandbox
 from grader.discover import Submission
 from grader.execute import Execution, KernelLaunch, NotebookRunner, execute, start_kernel
 from grader.grade.budget import kernel_threads, thread_variables
@@ -44,11 +44,14 @@ def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], su
     # The probe imports the grader package the grader itself runs (a source checkout on PYTHONPATH included); in
     # the sandbox that folder holds nothing but the grader package.
     grader_root = str(Path(grader.__file__).resolve().parent.parent)
+    shared_gpu = gpu_share.guard(options.device, options.gpu_share) if options.gpu_share else None
+    if options.gpu_share and options.device.startswith("cuda:"):
+        extra_env = {**extra_env, gpu_share.FRACTION_VARIABLE: f"{options.gpu_share:g}"}
     env = sandbox.kernel_env(env, workdir, {**extra_env, **kernel_env.kernel_variables(packages),
                                             "PYTHONPATH": grader_root, kernel_env.GRADING_VARIABLE: "1"})
     problem = isolation_problem(options)
     if problem:
-        return KernelLaunch(env=env, isolated=False, isolation=f"not isolated: {problem}")
+        return KernelLaunch(env=env, isolated=False, isolation=f"not isolated: {problem}", gpu=shared_gpu)
     secret_roots = [Path(options.out_dir).resolve()]
     if options.course_root is not None:
         secret_roots.append(Path(options.course_root).resolve())
@@ -61,7 +64,7 @@ def kernel_launch(options: Options, workdir: Path, extra_env: dict[str, str], su
         shm_bytes=memory_mb * 2**20,
     )
     return KernelLaunch(env=env, isolated=True, isolation=SANDBOXED,
-                        sandbox=sandbox.Sandbox(sandbox.availability().bwrap, layout))
+                        sandbox=sandbox.Sandbox(sandbox.availability().bwrap, layout), gpu=shared_gpu)
 
 
 def _probe_problem(execution: Execution) -> str:
@@ -262,6 +265,11 @@ def grade_one(submission: Submission, rubric: Rubric, options: Options,
             log_failure(options.out_dir, submission, traceback.format_exc())
     result.duration_s = round(monotonic() - started, 3)
     result.cpu_s = round(cpu_seconds() - cpu_started + result.execution.cpu_s, 2)
+    return store(result, submission, rubric, options)
+
+
+def store(result: GradeResult, submission: Submission, rubric: Rubric, options: Options) -> GradeResult:
+    """Write the result and its gradebook row (what a rerun reuses); a result that cannot be written is retried."""
     try:
         report.write_result(options.out_dir, result)
     except (OSError, ValueError):
