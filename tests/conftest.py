@@ -55,3 +55,21 @@ def message(result: GradeResult, check_id: str) -> str:
 @pytest.fixture(scope="session")
 def session_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("reports")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Quick stand-ins are built once, here, before parallel test processes (`-n 2`) could build them side by side."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from grader import data
+
+    data.prepare(set(data.load_builtin_datasets()), quick=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `-n`, a test file stays in one process (its module fixtures grade once); the verdict fixtures, each
+    graded on its own, are shared out one by one."""
+    for item in items:
+        module = item.module.__name__ if item.module is not None else ""
+        if module != "test_verdicts":
+            item.add_marker(pytest.mark.xdist_group(module))
