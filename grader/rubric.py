@@ -113,8 +113,8 @@ class Rubric(Strict):
     module: str = Field("", description="package declaring the exercise's spec; default grader.exercises.<exercise>")
     timeouts: Timeouts = Timeouts()
     memory_limit_mb: int = Field(4096, gt=0)
-    threads: int | None = Field(None, gt=0, description="torch's CPU threads in the kernel (OMP_NUM_THREADS and "
-                                "MKL_NUM_THREADS); default: torch's own choice, one per core")
+    threads: int | None = Field(None, gt=0, description="at most this many CPU threads in the kernel (OMP_NUM_THREADS, "
+                                "MKL_NUM_THREADS); default: the kernel's share of the cores")
     disk_limit_mb: int = Field(2048, gt=0, description="what the notebook may write into its work dir and /tmp")
     resources: Resources = Resources()
     probe: dict[str, Any] = Field({}, description="parameters for the exercise's probe plan (sizes, configurations)")

@@ -78,3 +78,17 @@ def test_a_rerun_over_an_unchanged_class_loads_no_torch_and_starts_no_kernel(tmp
     outcome = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert outcome == {"code": 0, "torch": False}
     assert {path: path.stat().st_mtime_ns for path in out.glob("*/conv1d.json")} == graded  # reused, not rewritten
+
+
+def test_a_pool_reports_each_notebook_as_a_worker_takes_it_up(tmp_path):
+    from grader.grade import BatchPlan, Job, grade_batch
+
+    rubric = repo_rubric("conv1d")
+    jobs = [Job(Submission(name, "conv1d", ROOT / "reference" / "conv1d.ipynb"), rubric) for name in ("ana", "ben")]
+    events: list[tuple[str, str]] = []
+    results = grade_batch(BatchPlan(jobs=jobs, workers=2), Options(out_dir=tmp_path, secret="s", quick=True, threads=1),
+                          lambda result: events.append(("done", result.student)),
+                          on_start=lambda submission: events.append(("started", submission.student)))
+    assert sorted(r.score for r in results) == [100, 100]
+    for student in ("ana", "ben"):
+        assert events.index(("started", student)) < events.index(("done", student))
