@@ -68,11 +68,13 @@ def first_to_fix(result: GradeResult) -> str:
 
 
 def public_result(result: GradeResult) -> GradeResult:
-    """The result as a TA's grading writes it, with only its public checks (and their points as the score)."""
+    """The result as a TA's grading writes it, with only its public checks (and their points as the score); the max
+    score leaves out the hidden checks' points, and bonus checks' points stay out of it as in the TA's."""
     public = [check for check in result.checks if check.visibility == "public"]
+    hidden_points = sum(check.max_points for check in result.checks if check.visibility == "hidden")
     return result.model_copy(update={"checks": public,
                                      "score": round(sum(check.points for check in public), 2),
-                                     "max_score": sum(check.max_points for check in public)})
+                                     "max_score": result.max_score - hidden_points})
 
 
 def html_table(result: GradeResult, withheld: Withheld, note: str = REEXECUTION_NOTE) -> str:
