@@ -18,15 +18,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import highlight_overlap
 
 from grader.dashboard import SIMILARITY_CSV as CSV_NAME, SIMILARITY_HTML as HTML_NAME
 from grader.report import TEMPLATES, write_atomic
 from grader.results import GradeResult
 from grader.rubric import Rubric, SimilaritySpec
 from grader.stage import InvalidNotebook, parse_notebook, read_submission
+
+if TYPE_CHECKING:
+    # copydetect loads matplotlib (1-3 s): imported where a pair is compared, not for a class of one.
+    from copydetect import CodeFingerprint
 
 COURSE_CODE_DIR = "course_code"
 CSV_COLUMNS = ["exercise", "student_a", "student_b", "similarity", "share_a", "share_b", "matched", "flagged"]
@@ -104,6 +108,8 @@ def course_code(course_root: Path, exercise: str) -> list[str]:
 
 def _fingerprint(code: str, spec: SimilaritySpec, boilerplate: np.ndarray | None = None,
                  window: int | None = None) -> CodeFingerprint:
+    from copydetect import CodeFingerprint
+
     window = window or spec.guarantee_tokens - spec.noise_tokens + 1
     return CodeFingerprint("cells.py", spec.noise_tokens, window, boilerplate, language=LANGUAGE,
                            fp=io.StringIO(code))
@@ -138,6 +144,8 @@ def sources_of(results: list[GradeResult]) -> tuple[list[Source], list[str]]:
 
 
 def _marked(fingerprint: CodeFingerprint, slices: np.ndarray) -> str:
+    from copydetect.utils import highlight_overlap
+
     html, _ = highlight_overlap(fingerprint.raw_code, slices, "<mark>", "</mark>", truncate=CONTEXT_LINES,
                                 escape_html=True)
     return html
@@ -157,6 +165,12 @@ def compare(exercise: str, title: str, sources: list[Source], course: list[str],
             spec: SimilaritySpec) -> ExerciseSimilarity:
     """Every pair of sources compared, the course's code and the class's common code removed from both."""
     outcome = ExerciseSimilarity(exercise, title, spec)
+    if len(sources) < 2:
+        outcome.skipped = [f"{source.student}: the only notebook of this exercise, so there is no pair to compare"
+                           for source in sources]
+        return outcome
+    from copydetect import compare_files
+
     boilerplate = _boilerplate(course, spec)
     boilerplate = np.union1d(boilerplate, _common(sources, boilerplate, spec))
     prints: dict[str, CodeFingerprint] = {}

@@ -207,6 +207,13 @@ def test_copied_notebook_is_flagged_and_honest_ones_are_not():
     assert max(honest) < 0.5, outcome.pairs
 
 
+def test_a_class_of_one_has_no_pair_and_is_not_fingerprinted():
+    student, cells = next(iter(CLASS.items()))
+    outcome = compared({student: cells})
+    assert outcome.pairs == [] and outcome.compared == []
+    assert outcome.skipped == [f"{student}: the only notebook of this exercise, so there is no pair to compare"]
+
+
 def test_the_slides_code_everyone_pastes_is_not_flagged():
     only_slides = {"fina": (), "gani": (), "hadi": ("print('hello')",)}
     outcome = compared({**only_slides, "cici": HONEST_EINSUM, "dodi": HONEST_LOOPS})
