@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import nbformat
 
-from grader.results import CellRecord, ExecutionRecord, ProbeRecord
+from grader.results import CellRecord, ExecutionRecord, MeasuringRecord, ProbeRecord
 
 MEASURING_NOTE = "in the grader's measuring kernel, which runs only the notebook's imports and definitions"
 
@@ -129,14 +129,18 @@ def measuring_notebook(notebook: nbformat.NotebookNode) -> tuple[nbformat.Notebo
 class MeasuringRun:
     """The measuring kernel's whole run, in a thread started with the notebook's kernel."""
 
-    # Loads the exercise module and, when it is measured apart, stages the work dir and builds the runner:
-    # (module, runner, workdir, plan, left_out, probe_source); None when the exercise is probed in the notebook.
+    # Launches the kernel (runner, workdir, notebook), loads the exercise (then `decide`s), selects the cells
+    # (left_out) and makes the plan; returns what builds the probe cell, None when the exercise is probed in the
+    # notebook.
     prepare: Callable[["MeasuringRun"], Any]
     timeouts: Any
     applies: bool = False
     decided: threading.Event = field(default_factory=threading.Event)
     runner: Any = None
     workdir: Any = None
+    notebook: Any = None  # the staged notebook, `!pip install` lines skipped: what the selection is made from
+    selected: Any = None  # the notebook as the measuring kernel runs it (`measuring_notebook`)
+    relaunch: Callable[[], Any] | None = None  # a fresh runner like the first, for a kernel that died as it started
     plan: Any = None
     exercise: Any = None
     left_out: list[str] = field(default_factory=list)
@@ -146,29 +150,40 @@ class MeasuringRun:
     boot: dict | None = None
     failure: BaseException | None = None
     duration_s: float = 0.0
+    # time.monotonic() at the thread's start, the kernel's launch (set by `prepare`), its answer, the cells' end
+    started_at: float = 0.0
+    launched_at: float = 0.0
+    ready_at: float = 0.0
+    cells_done_at: float = 0.0
+    waited_s: float = 0.0
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="grader-measuring", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        from grader.execute.limits import Deadline, Watchdog
+        from grader.execute.limits import Watchdog
 
         started = time.monotonic()
         try:
             probe_source = self.prepare(self)
-            self.applies = probe_source is not None
-            self.decided.set()
+            self.decide(probe_source is not None)
             if probe_source is None:
                 return
             budget = 60 + self.timeouts.notebook + self.timeouts.probe + 30
-            with Watchdog(budget, self.runner.kill_kernel):
-                with self.runner.client.setup_kernel(**self.runner._start_arguments()):
-                    self.cells = {record.number: record
-                                  for record in self.runner.run_cells(Deadline(self.timeouts.notebook)).values()}
-                    self.probe = self.runner.run_probe(probe_source())
-                    self.messages, self.boot = self.runner.probe_stream, self.runner.boot
+            with Watchdog(budget, lambda: self.runner.kill_kernel()):
+                try:
+                    self._measure(probe_source)
+                except RuntimeError:
+                    # The kernel died before it answered (seen on a loaded machine): once more with a fresh one.
+                    if self.ready_at or self.relaunch is None:
+                        raise
+                    self.runner.close()
+                    self.runner = self.relaunch()
+                    self.runner.use_cells(self.selected)
+                    self._measure(probe_source)
         except BaseException as error:  # noqa: BLE001 - reported by the pipeline as the grader's failure
             self.failure = error
         finally:
@@ -176,6 +191,23 @@ class MeasuringRun:
             self.duration_s = time.monotonic() - started
             if self.runner is not None:
                 self.runner.close()
+
+    def _measure(self, probe_source: Callable[[], str]) -> None:
+        from grader.execute.limits import Deadline
+
+        with self.runner.client.setup_kernel(**self.runner._start_arguments()):
+            self.ready_at = time.monotonic()
+            self.cells = {record.number: record
+                          for record in self.runner.run_cells(Deadline(self.timeouts.notebook)).values()}
+            self.cells_done_at = time.monotonic()
+            self.probe = self.runner.run_probe(probe_source())
+            self.messages, self.boot = self.runner.probe_stream, self.runner.boot
+
+    def decide(self, applies: bool) -> None:
+        """Known once the exercise is loaded: the notebook's kernel need not wait for the rest of `prepare`."""
+        if not self.decided.is_set():
+            self.applies = applies
+            self.decided.set()
 
     def measured_apart(self) -> bool:
         """Whether this exercise is measured here (known once the thread has loaded its module)."""
@@ -185,10 +217,22 @@ class MeasuringRun:
         return self.applies
 
     def wait(self) -> None:
+        waiting = time.monotonic()
         if self._thread is not None:
             self._thread.join()
+        self.waited_s = time.monotonic() - waiting
         if self.failure is not None:
             raise self.failure
+
+    def record(self) -> MeasuringRecord:
+        """Where the measuring kernel's time went."""
+        def span(start: float, end: float) -> float:
+            return round(end - start, 3) if start and end else 0.0
+
+        return MeasuringRecord(launched_after_s=span(self.started_at, self.launched_at),
+                               boot_s=span(self.launched_at, self.ready_at),
+                               cells_s=span(self.ready_at, self.cells_done_at), probe_s=round(self.probe.duration_s, 3),
+                               waited_s=round(self.waited_s, 3))
 
     def close(self, keep_workdir: bool = False) -> None:
         if self._thread is not None and self._thread.is_alive() and self.runner is not None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import pkgutil
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 from grader.exercise import CheckType, Exercise, ExerciseError, verify
 
@@ -39,6 +42,23 @@ def _load_exercise(package: str) -> Exercise:
     _exercises[package] = exercise
     _checks.update(exercise.checks)
     return exercise
+
+
+def declares_measured_apart(package: str) -> bool:
+    """Whether the package's `__init__.py` declares `Exercise(..., measured_apart=True)`, read without importing it
+    (the import loads torch): lets the measuring kernel start with the notebook's. Only a hint; the loaded spec
+    decides, and a package this cannot read is taken as not measured apart."""
+    try:
+        spec = importlib.util.find_spec(package)
+        origin = spec.origin if spec is not None else None
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8")) if origin else None
+    except (ImportError, OSError, SyntaxError, ValueError):
+        return False
+    return tree is not None and any(
+        isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Exercise"
+        and any(keyword.arg == "measured_apart" and isinstance(keyword.value, ast.Constant)
+                and keyword.value.value is True for keyword in node.keywords)
+        for node in ast.walk(tree))
 
 
 def builtin_packages() -> list[str]:

@@ -45,6 +45,16 @@ class ProbeRecord(BaseModel):
     message: str = ""
 
 
+class MeasuringRecord(BaseModel):
+    """Where the measuring kernel's time went (grader/measure.py), for the benchmarks and the TA's log."""
+
+    launched_after_s: float = Field(0.0, description="from the notebook kernel's launch to the measuring kernel's")
+    boot_s: float = Field(0.0, description="from its launch until it answered")
+    cells_s: float = Field(0.0, description="seeding and the notebook's imports and definitions")
+    probe_s: float = 0.0
+    waited_s: float = Field(0.0, description="how long grading waited for it once the notebook's own run was done")
+
+
 class ExecutionRecord(BaseModel):
     status: ExecutionStatus = "not_run"
     message: str = ""
@@ -59,6 +69,7 @@ class ExecutionRecord(BaseModel):
     replayed: bool = Field(False, description="the kernel died and a fresh one re-ran the notebook around that cell")
     replay_message: str = ""
     skipped: list[SkippedLine] = Field([], description="`!pip install` lines skipped (no network while grading)")
+    measuring: MeasuringRecord | None = Field(None, description="the measuring kernel's phases, where one ran")
 
     def record_of(self, number: int) -> CellRecord | None:
         """The record covering code cell `number` (a run of cells that never ran shares one record)."""

@@ -343,6 +343,8 @@ class NotebookRunner:
         )
         self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{gpu_share.BOOT_SOURCE}{seed_source(seed)}"]
         self.kernel_dead = False
+        # The boot fingerprint is compared only where the probe runs in this kernel (not for exercises measured apart).
+        self.boot_report = True
         self.boot: dict | None = None  # the fingerprint grader.kernel.measure sent before any student cell ran
         self.collected: list[dict] = []  # the measuring messages of the last grader cell that collected them
         self.probe_stream: list[dict] = []  # the probe cell's
@@ -356,6 +358,12 @@ class NotebookRunner:
         except RuntimeError:
             # Not fatal here: the run retries the start and records why it failed, as for any kernel.
             return
+
+    def use_cells(self, notebook: nbformat.NotebookNode) -> None:
+        """Run these cells instead of the ones given at launch (as many, in the same order): the measuring kernel's
+        selection is made while its kernel boots."""
+        assert len(notebook.cells) == self.grader_slot
+        self.notebook.cells[: self.grader_slot] = copy.deepcopy(notebook.cells)
 
     def _start_arguments(self) -> dict[str, Any]:
         return {"cwd": str(self.workdir), "env": self.env(), "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
@@ -491,7 +499,8 @@ class NotebookRunner:
         """Seed again right before the first cell: after exec_lines seeded the kernel, IPython may still draw from
         `random` while it starts (IPython 9 picks its banner's tip each time a client asks for kernel_info)."""
         try:
-            self._run_source(seed_source(self.seed) + BOOT_REPORT, STARTUP_TIMEOUT_S, collect=True)
+            self._run_source(seed_source(self.seed) + (BOOT_REPORT if self.boot_report else ""), STARTUP_TIMEOUT_S,
+                             collect=True)
             self.boot = next((m.get("value") for m in self.collected if m.get("kind") == "boot"), None)
         except CellTimeoutError:
             self.kill_kernel()

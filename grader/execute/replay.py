@@ -145,8 +145,10 @@ def execute(
                                                     disk_limit_mb=disk_limit_mb)
         else:
             restore(workdir, runner.pristine)
+            boot_report = runner.boot_report
             runner = NotebookRunner(notebook, workdir, timeouts, launch, seed, memory_limit_mb, frozenset(skipped),
                                     disk_limit_mb, runner.pristine)
+            runner.boot_report = boot_report
         outcome = _attempt(runner, probe_source, started + whole_run_s - time.monotonic(), notebook_deadline)
         record.memory_peak_mb = round(max(record.memory_peak_mb, outcome.peak_bytes / MiB), 1)
         record.disk_peak_mb = round(max(record.disk_peak_mb, runner.watch.disk_peak_bytes / MiB), 1)

@@ -69,6 +69,11 @@ class BatchPlan:
     cluster: str | None = None  # a Ray address (`grader.grade.cluster`): grade there instead of a local pool
 
 
+def one_at_a_time(plan: BatchPlan) -> bool:
+    """Graded in this process: one worker, or a single notebook (a pool would only add a worker's start-up)."""
+    return not plan.cluster and (plan.workers <= 1 or len(plan.jobs) <= 1)
+
+
 def _single_worker(options: Options, plan: BatchPlan) -> Options:
     return Options(**{**options.__dict__, "device": plan.devices[0], "check_device": plan.devices[0]})
 
@@ -87,7 +92,7 @@ def start_first(plan: BatchPlan, options: Options) -> Launched | None:
     None when there is nothing to start early (a pool of workers, nothing to grade, or a file that is no notebook:
     grading records why).
     """
-    job = first_to_grade(plan, options) if plan.workers <= 1 and not plan.cluster else None
+    job = first_to_grade(plan, options) if one_at_a_time(plan) else None
     if job is None:
         return None
     try:
@@ -138,7 +143,7 @@ def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
         if first is not None:
             first.close()
         return grade_on_cluster(plan.jobs, options, on_result, plan.cluster)
-    if plan.workers <= 1:
+    if one_at_a_time(plan):
         single = _single_worker(options, plan)
         results = []
         for job in plan.jobs:

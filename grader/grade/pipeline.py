@@ -99,29 +99,45 @@ class Launched:
             shutil.rmtree(self.staged.workdir, ignore_errors=True)
 
 
-def _prepare_measuring(submission: Submission, rubric: Rubric, options: Options, raw: bytes, memory_mb: int,
-                       disk_mb: int, packages: kernel_env.KernelEnv, run: measure.MeasuringRun):
-    """In the measuring thread: for an exercise measured apart, a work dir staged apart, the measuring kernel
-    (started at once, so it boots beside the notebook's) and the plan; None for an exercise probed in the notebook."""
-    exercise = registry.load_exercise(rubric.module_name)
-    if not exercise.measured_apart:
-        return None
+def _launch_measuring_kernel(submission: Submission, rubric: Rubric, options: Options, raw: bytes, memory_mb: int,
+                             disk_mb: int, packages: kernel_env.KernelEnv, run: measure.MeasuringRun) -> None:
+    """Stage a work dir apart and launch the measuring kernel in it, with the notebook's cells as they are: the
+    selection it runs is made while it boots (`MeasuringRun.runner.use_cells`)."""
     assert submission.notebook is not None
     staged = stage(submission.notebook, rubric.exercise, raw=raw)
     run.workdir = staged.workdir
     kernel_vars = data.stage_into(staged.workdir, rubric.data, options.quick)
-    if rubric.threads:
-        kernel_vars |= {name: str(rubric.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    runnable, _ = installs.skip_installs(staged.notebook, packages)
-    measured, run.left_out = measure.measuring_notebook(runnable)
+    kernel_vars |= thread_variables(kernel_threads(rubric, options.threads))
+    run.notebook, _ = installs.skip_installs(staged.notebook, packages)
     launch = kernel_launch(options, staged.workdir, kernel_vars, submission, memory_mb, packages)
-    run.runner = start_kernel(measured, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch, memory_mb, disk_mb)
+    run.relaunch = lambda: start_kernel(run.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, launch,
+                                        memory_mb, disk_mb)
+    run.runner = run.relaunch()
+    run.launched_at = monotonic()
+
+
+def _prepare_measuring(submission: Submission, rubric: Rubric, options: Options, raw: bytes, memory_mb: int,
+                       disk_mb: int, packages: kernel_env.KernelEnv, run: measure.MeasuringRun):
+    """In the measuring thread: for an exercise measured apart, a work dir staged apart, the measuring kernel and
+    the plan; None for an exercise probed in the notebook. The kernel is launched before the exercise is loaded
+    (which loads torch) when its package declares it measured apart, so that it boots beside the notebook's."""
+    launch = (submission, rubric, options, raw, memory_mb, disk_mb, packages, run)
+    if registry.declares_measured_apart(rubric.module_name):
+        _launch_measuring_kernel(*launch)
+    exercise = registry.load_exercise(rubric.module_name)
+    run.decide(exercise.measured_apart)
+    if not exercise.measured_apart:
+        return None  # a kernel launched on the declaration's word is stopped by the run's close
+    if run.runner is None:
+        _launch_measuring_kernel(*launch)
+    run.selected, run.left_out = measure.measuring_notebook(run.notebook)
+    run.runner.use_cells(run.selected)
     from grader import probe
 
     run.exercise = exercise
     run.plan = probe.make_plan(exercise, rubric.probe, probe_seed(options.secret, measure.notebook_sha(raw),
                                                                 rubric.exercise), options.quick)
-    directory = probe.write_plan(run.plan, staged.workdir)
+    directory = probe.write_plan(run.plan, run.workdir)
     return lambda: probe.cell_source(exercise, directory, stream=True)
 
 
@@ -166,7 +182,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
     try:
         exercise = registry.load_exercise(rubric.module_name)
         apart = measuring.measured_apart()
-        plan = measuring.plan if apart else probe.make_plan(
+        plan = None if apart else probe.make_plan(
             exercise, rubric.probe, probe_seed(options.secret, result.notebook_sha256, rubric.exercise), options.quick)
         probe_dirs: list[Path] = []
         tampered: list[str] = []
@@ -181,6 +197,7 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
                 return "pass"
             return probe.cell_source(exercise, probe_dirs[-1])
 
+        launched.runner.boot_report = not apart
         execution = execute(launched.notebook, staged.workdir, rubric.timeouts, EXECUTION_SEED, probe_cell,
                             launched.launch, launched.memory_mb, first_kernel=launched.runner,
                             disk_limit_mb=launched.disk_mb)
@@ -193,7 +210,9 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         checked_execution = execution.record
         if apart:
             measuring.wait()
+            plan = measuring.plan
             execution.record.probe = measuring.probe
+            execution.record.measuring = measuring.record()
             stream = measure.verdict(measuring.messages, measuring.boot, exercise, streamed=True)
             checked_execution = measure.context_execution(execution.record, measuring.cells)
             problem = stream.problem if stream.data is None else ""

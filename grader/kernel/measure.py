@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import torch
 from safetensors.torch import save
+from torch.utils._python_dispatch import TorchDispatchMode
 
 MIME = "application/vnd.grader.measure+json"
 SITE_VARIABLE = "GRADER_KERNEL_SITE"
@@ -175,6 +176,33 @@ def _state() -> tuple:
             tuple(id(sys.modules.get(name)) for name in WATCHED_MODULES))
 
 
+def _grader_modules() -> dict[str, tuple[Any, dict[str, int]]]:
+    """Every loaded grader module (the probe's own code) with the identity of each of its globals."""
+    return {name: (module, {key: id(value) for key, value in vars(module).items()})
+            for name, module in list(sys.modules.items()) if name == "grader" or name.startswith("grader.")}
+
+
+def _module_changes(before: dict[str, tuple[Any, dict[str, int]]]) -> list[str]:
+    """What changed in the grader's modules since `before`: a module replaced or planted, a global rebound."""
+    changes: list[str] = []
+    now = _grader_modules()
+    for name, (module, globals_before) in before.items():
+        current = now.get(name)
+        if current is None:
+            changes.append(f"sys.modules[{name!r}] removed")
+            continue
+        if current[0] is not module:
+            changes.append(f"sys.modules[{name!r}] replaced by an object from "
+                           f"{getattr(current[0], '__file__', None) or 'no file'}")
+            continue
+        for key, identity in current[1].items():
+            if globals_before.get(key) != identity:
+                changes.append(f"{name}.{key} replaced by {_describe(vars(module)[key])}")
+    changes += [f"a module {name!r} planted in sys.modules (from {getattr(now[name][0], '__file__', None)})"
+                for name in now.keys() - before.keys()]
+    return changes
+
+
 class Tampered(BaseException):
     """Raised by the stream when the notebook's code changed what the probe relies on; never caught by `attempt`."""
 
@@ -192,6 +220,8 @@ class Stream:
         self._dumps = json.dumps
         self._sequence = 0
         self._baseline = _state()
+        # The probe's own modules as they were loaded, before any student code ran: never re-baselined.
+        self._modules = _grader_modules()
 
     def _emit(self, message: dict[str, Any]) -> None:
         message["seq"] = self._sequence
@@ -200,13 +230,14 @@ class Stream:
 
     def check(self) -> None:
         """Raise Tampered (after sending the evidence) when the kernel's state changed since the probe began."""
+        found = _module_changes(self._modules)
         state = _state()
-        if state == self._baseline:
-            return
-        found = evidence()
+        if state != self._baseline:
+            found += evidence()
+            if not found:
+                # A library's own change (tqdm's monitor thread, a DataLoader's pin-memory thread): nothing to report.
+                self._baseline = state
         if not found:
-            # A library's own change (tqdm's monitor thread, a DataLoader's pin-memory thread): nothing to report.
-            self._baseline = state
             return
         self._emit({"kind": "tampered", "key": "", "value": found})
         raise Tampered(found[0])
@@ -222,8 +253,8 @@ class Stream:
 
     def integrity(self, moment: str) -> None:
         """Send the kernel's tampering evidence and fingerprint (at the probe's start and end)."""
-        self._emit({"kind": "integrity", "key": moment, "value": {"evidence": evidence(),
-                                                                  "fingerprint": fingerprint()}})
+        found = evidence() + _module_changes(self._modules)
+        self._emit({"kind": "integrity", "key": moment, "value": {"evidence": found, "fingerprint": fingerprint()}})
         self._baseline = _state()
 
     def done(self) -> None:
@@ -231,18 +262,29 @@ class Stream:
         self._emit({"kind": "done", "key": "", "value": self._sequence})
 
 
-def dispatch_tracer(names: set[str]) -> Any:
-    """A mode that adds the name of every aten operator reaching the dispatcher to `names`: custom autograd
-    Functions, no_grad blocks, TorchScript and C++ extensions calling ATen all pass through it. Built on first use:
-    its import loads torch._dynamo (about 1.5 s), paid only in the measuring kernel, never as a kernel boots."""
-    from torch.utils._python_dispatch import TorchDispatchMode
+class DispatchTracer(TorchDispatchMode):
+    """Adds the name of every aten operator reaching the dispatcher to `names`: custom autograd Functions, no_grad
+    blocks, TorchScript and C++ extensions calling ATen all pass through it."""
 
-    class DispatchTracer(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            names.add(str(func))
-            return func(*args, **(kwargs or {}))
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
 
-    return DispatchTracer()
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps a mode's __torch_dispatch__ in torch._disable_dynamo unless told not to; the wrapper imports
+        # torch._dynamo on the first traced call (1.5 s idle, 10 s on a loaded machine) for a compiler the probe
+        # never uses.
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def dispatch_tracer(names: set[str]) -> DispatchTracer:
+    """A dispatcher-level trace into `names`, of the class defined once as this module loads (once per probe)."""
+    return DispatchTracer(names)
 
 
 def boot_report() -> None:

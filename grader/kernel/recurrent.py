@@ -11,7 +11,7 @@ from typing import Any, Callable, Literal
 
 import torch
 
-from grader.kernel.runtime import grad_status, param_infos
+from grader.kernel.runtime import grad_status, param_infos, trace_torch_calls
 
 PARAM_SCALE = 0.5        # the probe's parameter values: N(0, 0.5²) keeps gates away from saturation
 BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
@@ -46,8 +46,6 @@ def build_and_call_cell(cls: type, key: str, config: list[int], seed: int, x: to
 
     Returns the run's record so far, the cell, whether the call succeeded, and its output.
     """
-    from grader.kernel.runtime import trace_torch_calls
-
     _, _, size_in, hidden = config
     run: dict[str, Any] = {"config": config}
     torch.manual_seed(seed)

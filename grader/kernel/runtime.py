@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.overrides import TorchFunctionMode
 
+from grader.kernel.measure import Stream, Tampered, dispatch_tracer
+
 PLAN_FILE = "plan.json"
 INPUTS_FILE = "inputs.safetensors"
 VALUES_FILE = "probe.json"
@@ -117,8 +119,6 @@ def _qualified_name(func: Any) -> str:
 def trace_torch_calls() -> Iterator[set[str]]:
     """Names of the torch functions called inside, at the Python level (catches getattr tricks too), and of the aten
     operators that reached the dispatcher (custom autograd Functions, no_grad blocks, TorchScript, extensions)."""
-    from grader.kernel.measure import dispatch_tracer
-
     names: set[str] = set()
     with _FunctionTracer(names), dispatch_tracer(names):
         yield names
@@ -173,8 +173,6 @@ def grad_status(param: torch.nn.Parameter) -> str:
 def run(module_name: str, function: str, directory: str, namespace: dict[str, Any], stream: bool = False) -> None:
     """Entry point of the probe cell: report tampering evidence, load the grader's inputs, call the exercise's probe
     function, and send (`stream`, the measuring kernel) or save (the notebook's kernel) what it measured."""
-    from grader.kernel.measure import Stream, Tampered
-
     channel = Stream()
     channel.integrity("start")
     folder = Path(directory)

@@ -209,7 +209,7 @@ FIXTURES: list[Fixture] = [
               ("'conv1d' in cell 2, line 10",)),
     _existing("conv1d_builtin_nn_conv1d", 30, "nn.Conv1d inside the class", ("'conv1d' in cell 2",)),
     _existing("conv1d_builtin_getattr", 30, "F.conv1d reached through getattr(F, 'con' + 'v1d'): caught at run time",
-              ("at run time: autograd.convolutionbackward0, torch.conv1d",)),
+              ("at run time: aten.convolution.default", "autograd.convolutionbackward0, torch.conv1d")),
     _existing("conv1d_missing_padding", 61.25, "no padding: the output is shorter", ("'same' padding is missing",)),
     _existing("conv1d_locally_connected", 56.67, "a different kernel at every position", ("not shared across positions",)),
     _existing("conv1d_relu_output", 65, "a ReLU nobody asked for on the output", ("a relu on the output?",)),

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from grader.kernel.runtime import class_status, grad_status, param_infos
+from grader.kernel.runtime import autograd_ops, class_status, grad_status, param_infos, trace_torch_calls
 
 GROUPS = ("configs", "edge")
 
@@ -16,8 +16,6 @@ def _device_of(layer: torch.nn.Module) -> torch.device:
 
 
 def _probe_config(cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.kernel.runtime import autograd_ops, trace_torch_calls
-
     _, channels_in, channels_out, width, _ = config
     run: dict[str, Any] = {"config": config}
     torch.manual_seed(seed)

@@ -11,7 +11,7 @@ import torch
 from grader.kernel.recurrent import (BEHAVIOUR_ELEMENTS, BEHAVIOUR_SECONDS, DRIVER_FLOOR, EFFECT, build_and_call_cell,
                                      drivers, element_responses, explain, logit, output_kind, parameter_elements,
                                      randomize_and_record, record_gradients)
-from grader.kernel.runtime import class_status, param_infos
+from grader.kernel.runtime import class_status, param_infos, trace_torch_calls
 
 GROUPS = ("configs", "square")
 BACKGROUND = 0.5           # the value the second round gives the candidate weights W_hn so the reset gate shows
@@ -90,8 +90,6 @@ def _unroll(cell: torch.nn.Module, x: torch.Tensor, h: torch.Tensor, steps: int,
 
 
 def _probe_layer(cls: type, cell_cls: Any, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    from grader.kernel.runtime import trace_torch_calls
-
     batch, time, size_in, hidden = config
     run: dict[str, Any] = {"config": config}
     torch.manual_seed(seed)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import torch
 
 from grader.kernel.recurrent import build_and_call_cell, output_kind
-from grader.kernel.runtime import class_status
+from grader.kernel.runtime import class_status, trace_torch_calls
+
+try:
+    import numpy
+except ImportError:  # the course's kernels have it; a bare one need not
+    numpy = None
 
 
 def _item_tensor(value: Any) -> torch.Tensor:
@@ -26,8 +33,6 @@ def _build_rnn(cell_cls: type, cls: type, key: str, size_in: int, hidden: int, s
                h0: torch.Tensor, rec) -> tuple[str, Any, Any, list[str]]:
     """RNN(n_inputs, n_hiddens, cell) given a cell instance, else the cell class (the slides' RNN builds its own
     cell from the class, a student's may take a built cell): (the argument that worked, rnn, its output, calls)."""
-    from grader.kernel.runtime import trace_torch_calls
-
     for argument in ("instance", "class"):
         attempt = f"{key}/rnn/with_{argument}"
         torch.manual_seed(seed)
@@ -47,7 +52,7 @@ def _build_rnn(cell_cls: type, cls: type, key: str, size_in: int, hidden: int, s
 
 
 def _probe_rnn(cell_cls: type, cls: type, key: str, config: list[int], seed: int, inputs: dict, rec) -> dict[str, Any]:
-    _, time, size_in, hidden = config
+    _, time_steps, size_in, hidden = config
     x, h0 = inputs[f"{key}/x"], inputs[f"{key}/h0"]
     argument, rnn, output, calls = _build_rnn(cell_cls, cls, key, size_in, hidden, seed, x, h0, rec)
     run: dict[str, Any] = {"config": config, "constructed": bool(argument), "cell_argument": argument,
@@ -67,12 +72,12 @@ def _probe_rnn(cell_cls: type, cls: type, key: str, config: list[int], seed: int
         return run
     with torch.no_grad():
         steps, h = [], h0
-        for step in range(time):
+        for step in range(time_steps):
             ran, h = rec.attempt(f"{key}/rnn/unroll", cell, x[:, step], h)
             if not ran:
                 break
             steps.append(h)
-        if len(steps) == time:
+        if len(steps) == time_steps:
             rec.attempt(f"{key}/rnn/unroll", lambda: rec.tensor(f"{key}/rnn/unrolled", torch.stack(steps, dim=1)))
     return run
 
@@ -134,15 +139,10 @@ def _eval_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _seed_everything(seed: int) -> None:
-    import random
-
     random.seed(seed)
     torch.manual_seed(seed)
-    try:
-        import numpy
-    except ImportError:
-        return
-    numpy.random.seed(seed % 2**32)
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
 
 
 def training_batch(dataset_length: int | None, batch_size: int) -> int:
@@ -166,8 +166,6 @@ def partial_batch(dataset_length: int | None, batch_size: int) -> int | None:
 def _train_watched(train: Any, dataset: Any, model: torch.nn.Module, batch_size: int, epochs: int, key: str,
                    rec) -> dict[str, Any]:
     """Call the student's train() and record whether gradients reached the model and its parameters moved."""
-    import time
-
     params = [param for param in model.parameters() if param.requires_grad]
     reached: set[int] = set()
     handles = [param.register_hook(lambda grad, i=i: reached.add(i)) for i, param in enumerate(params)]
