@@ -8,7 +8,6 @@ overlap) and a last cell that prints what the kernel saw: its GPUs, its GPU shar
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from pathlib import Path
