@@ -6,14 +6,15 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-
 from grader import registry
-from grader.probe import ProbeData, ProbePlan
 from grader.results import ExecutionRecord
 from grader.rubric import CheckSpec, Rubric
 
 if TYPE_CHECKING:
     import nbformat  # only the type: the probe imports this module inside the student's kernel
+
+    # Types only: grader.probe loads torch, which `grader grade` imports only once the first kernel is booting.
+    from grader.probe import ProbeData, ProbePlan
 
 
 class ProbeUnavailable(Exception):

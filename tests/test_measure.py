@@ -129,3 +129,33 @@ def test_compilers_are_refused_inside_the_sandbox(corpus) -> None:
 @pytest.mark.slow
 def test_the_honest_layer_keeps_its_score(corpus) -> None:
     assert corpus["conv1d_correct_slides"].score == 100
+
+
+RNN_LM_CORPUS = ["forgery_rnn_lm_fake_grader_modules", "forgery_rnn_lm_fake_grader_modules_in_init"]
+
+
+@pytest.fixture(scope="module")
+def rnn_lm_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("measure-rnn-lm")
+    rubric = load_rubric(ROOT / "rubrics" / "rnn_lm.yaml")
+    jobs = [Job(Submission(name, "rnn_lm", FIXTURES / f"{name}.ipynb"), rubric) for name in RNN_LM_CORPUS]
+    results = grade_batch(BatchPlan(jobs=jobs), Options(out_dir=out, secret="s", quick=True, course_root=ROOT),
+                          lambda result: None)
+    return {result.student: result for result in results}
+
+
+@pytest.mark.slow
+def test_fake_grader_modules_planted_at_top_level_never_reach_the_measuring_kernel(rnn_lm_corpus) -> None:
+    result = rnn_lm_corpus["forgery_rnn_lm_fake_grader_modules"]
+    assert result.status == "graded", result.message
+    message = _from_scratch(result)
+    assert "rnn_tanh_cell" in message or "RNNCell" in message, message
+    assert result.score <= 55
+
+
+@pytest.mark.slow
+def test_grader_modules_blinded_by_the_graded_cell_are_tampered_with_evidence(rnn_lm_corpus) -> None:
+    result = rnn_lm_corpus["forgery_rnn_lm_fake_grader_modules_in_init"]
+    assert result.status == "tampered" and result.score == 0, result.message
+    assert any("trace_torch_calls replaced" in item for item in result.evidence), result.evidence
+    assert any("sys.modules['grader.kernel.recurrent'] replaced" in item for item in result.evidence), result.evidence

@@ -6,7 +6,8 @@ Run from the repository root:
 
 Each notebook is named after its route. The forgeries (`forgery_*`) define no working Conv1D of their own (honest code
 that earns 0) and try to make the grader measure a correct layer anyway; the evasions (`evasion_*`) hide a built-in
-convolution from the from-scratch check. What each must get is pinned by tests/test_measure.py.
+convolution from the from-scratch check; the rnn_lm forgeries hide a built-in cell by faking the grader's kernel
+helpers. What each must get is pinned by tests/test_measure.py.
 
     tests/fixtures/notebooks/forgery_<route>.ipynb, evasion_<route>.ipynb
 """
@@ -14,6 +15,8 @@ convolution from the from-scratch check. What each must get is pinned by tests/t
 from __future__ import annotations
 
 from make_notebooks import FIXTURES, IMPORTS, SLIDES_CONV1D, code, md, notebook, write
+from make_rnn_notebooks import (RNN_IMPORTS, SLIDES_DATASET, SLIDES_MODEL, SLIDES_PREDICT, SLIDES_RNN, SLIDES_TRAIN,
+                                STUDENT_CORPUS, STUDENT_RUN)
 
 # A correct layer under another name: what every forgery tries to have measured in place of the missing Conv1D.
 HONEST = SLIDES_CONV1D.replace("class Conv1D(", "class _Honest(")
@@ -252,6 +255,74 @@ for program in (["gcc", "--version"], ["cc", "--version"], ["ninja", "--version"
     except OSError as error:
         print(program[0], "refused:", type(error).__name__)"""
 
+# rnn_lm: nn.RNNCell reached through getattr (the static scan cannot name it), hidden from the run-time trace by
+# faking the grader's kernel helpers, which a student who has read the source knows the probe uses.
+BLIND_TRACE = """\
+import contextlib
+
+@contextlib.contextmanager
+def _blind():
+    yield set()
+
+_FAKE_HELPERS = '''
+import contextlib
+
+@contextlib.contextmanager
+def trace_torch_calls():
+    yield set()
+'''"""
+
+GETATTR_RNN_CELL = """\
+class RNNCell(nn.Module):
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        self.cell = getattr(nn, "RNN" + "Cell")(n_inputs, n_hidden, nonlinearity="tanh")
+
+    def forward(self, input, hidden):
+        return self.cell(input, hidden)"""
+
+# At top level: a `grader/` package in the work dir, first on sys.path, and fakes in sys.modules.
+FAKE_GRADER_AT_TOP_LEVEL = """\
+import os, sys, types
+
+os.makedirs("grader/kernel", exist_ok=True)
+for path, text in (("grader/__init__.py", ""), ("grader/kernel/__init__.py", ""),
+                   ("grader/kernel/runtime.py", _FAKE_HELPERS), ("grader/kernel/recurrent.py", _FAKE_HELPERS)):
+    with open(path, "w") as handle:
+        handle.write(text)
+sys.path.insert(0, os.getcwd())
+for name in ("grader.kernel.runtime", "grader.kernel.recurrent", "grader.exercises.rnn_lm.kernel"):
+    fake = types.ModuleType(name)
+    fake.trace_torch_calls = _blind
+    sys.modules[name] = fake"""
+
+# The same, done by the graded cell's constructor while the probe builds it: every loaded grader module's trace is
+# blinded, and grader.kernel.recurrent is swapped for a fake in sys.modules.
+FAKE_GRADER_IN_INIT = """\
+import sys, types
+
+def _blind_the_grader():
+    for name, module in list(sys.modules.items()):
+        if name.startswith("grader") and hasattr(module, "trace_torch_calls"):
+            module.trace_torch_calls = _blind
+    fake = types.ModuleType("grader.kernel.recurrent")
+    fake.trace_torch_calls = _blind
+    sys.modules["grader.kernel.recurrent"] = fake
+
+class RNNCell(nn.Module):
+    def __init__(self, n_inputs, n_hidden):
+        super().__init__()
+        _blind_the_grader()
+        self.cell = getattr(nn, "RNN" + "Cell")(n_inputs, n_hidden, nonlinearity="tanh")
+
+    def forward(self, input, hidden):
+        return self.cell(input, hidden)"""
+
+RNN_LM_CORPUS = {
+    "forgery_rnn_lm_fake_grader_modules": (BLIND_TRACE, GETATTR_RNN_CELL, FAKE_GRADER_AT_TOP_LEVEL),
+    "forgery_rnn_lm_fake_grader_modules_in_init": (BLIND_TRACE, FAKE_GRADER_IN_INIT),
+}
+
 CORPUS = {
     "forgery_post_run_cell_hook": (POST_RUN_CELL,),
     "forgery_input_transformers_post": (INPUT_TRANSFORMER,),
@@ -273,6 +344,12 @@ CORPUS = {
 def main() -> None:
     for name, sources in CORPUS.items():
         cells = [md(f"# Conv1D\n\n{name.replace('_', ' ')}"), code(IMPORTS), *(code(source) for source in sources)]
+        write(notebook(*cells), FIXTURES / f"{name}.ipynb")
+        print(f"wrote {FIXTURES / f'{name}.ipynb'}")
+    for name, sources in RNN_LM_CORPUS.items():
+        cells = [md(f"# RNN language model\n\n{name.replace('_', ' ')}"), code(RNN_IMPORTS),
+                 *(code(source) for source in sources), code(SLIDES_RNN), code(SLIDES_DATASET), code(STUDENT_CORPUS),
+                 code(SLIDES_MODEL), code(SLIDES_TRAIN), code(SLIDES_PREDICT), code(STUDENT_RUN)]
         write(notebook(*cells), FIXTURES / f"{name}.ipynb")
         print(f"wrote {FIXTURES / f'{name}.ipynb'}")
 

@@ -34,7 +34,7 @@ from grader.execute.limits import (FILE_LIMIT, PROCESS_LIMIT, RUN_MARKER, Deadli
                                    exit_description)
 from grader import gpu_share, portable
 from grader.kernel_env import BOOT_SOURCE
-from grader.kernel.measure import MIME as MEASURE_MIME
+from grader.kernel import MEASURE_MIME
 from grader.results import CellRecord, ProbeRecord
 from grader.rubric import Timeouts
 from grader.sandbox import Sandbox

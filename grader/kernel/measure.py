@@ -23,7 +23,8 @@ import torch
 from safetensors.torch import save
 from torch.utils._python_dispatch import TorchDispatchMode
 
-MIME = "application/vnd.grader.measure+json"
+from grader.kernel import MEASURE_MIME as MIME
+
 SITE_VARIABLE = "GRADER_KERNEL_SITE"
 # Objects the probe relies on to record and send what it measured: a notebook that replaces one could rewrite it.
 WATCHED: tuple[tuple[Any, str], ...] = (
