@@ -66,6 +66,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     data.prepare(set(data.load_builtin_datasets()), quick=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `-n`, a test file stays in one process (its module fixtures grade once); the verdict fixtures, each
     graded on its own, are shared out one by one."""

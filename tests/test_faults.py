@@ -53,7 +53,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Gra
     jobs.insert(-1, Job(Submission(NBFORMAT_3, "conv1d", nbformat_3_copy(tmp_path_factory.mktemp("v3"))), rubric()))
     before = len(psutil.pids())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(execute, "INTERRUPT_GRACE_S", 3.0)
+        for module in (execute.client, execute.replay):
+            patch.setattr(module, "INTERRUPT_GRACE_S", 3.0)
         results = grade_batch(BatchPlan(jobs=jobs), Options(out_dir=out, secret="test-secret", quick=True),
                               lambda result: None)
     return out, {result.student: result for result in results}, len(psutil.pids()) - before
