@@ -11,7 +11,7 @@ from typing import Any, Callable, Literal
 
 import torch
 
-from grader.kernel.runtime import grad_status, param_infos, trace_torch_calls
+from grader.kernel.runtime import class_status, grad_status, param_infos, trace_torch_calls
 
 PARAM_SCALE = 0.5        # the probe's parameter values: N(0, 0.5²) keeps gates away from saturation
 BEHAVIOUR_ELEMENTS = 4000  # a cell with more parameter elements is not read by behaviour
@@ -129,3 +129,31 @@ def explain(observed: torch.Tensor, pre: torch.Tensor, from_pre: Callable[[torch
         return None
     column = int(fits.nonzero()[0])
     return (*names[column], float(scales[column]), matrix[:, column])
+
+
+def probe_cells_and_layers(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec,
+                           groups: tuple[str, ...], probe_cell: Callable[..., Any],
+                           probe_layer: Callable[..., Any]) -> None:
+    """Build the student's cell and layer classes on each configuration of each group and record what they compute
+    (`probe_cell(cls, key, config, seed, inputs, rec)`, `probe_layer(layer_cls, cell_cls, key, config, seed, inputs,
+    rec)`): the probe of every recurrent-cell exercise."""
+    cell_status, cell_kind = class_status(namespace, plan["cell_class"])
+    layer_status, layer_kind = class_status(namespace, plan["layer_class"])
+    rec.put("cell_status", cell_status)
+    rec.put("cell_kind", cell_kind)
+    rec.put("layer_status", layer_status)
+    rec.put("layer_kind", layer_kind)
+    cell_cls, layer_cls = namespace.get(plan["cell_class"]), namespace.get(plan["layer_class"])
+    cells: dict[str, list] = {}
+    layers: dict[str, list] = {}
+    for group in groups:
+        cells[group], layers[group] = [], []
+        for index, config in enumerate(plan[group]):
+            seed = plan["seed"] + 1000 * (groups.index(group) + 1) + 10 * index
+            if cell_status == "ok":
+                cells[group].append(probe_cell(cell_cls, f"{group}/{index}", config, seed, inputs, rec))
+            if layer_status == "ok":
+                layers[group].append(probe_layer(layer_cls, cell_cls, f"{group}/{index}", config, seed + 5,
+                                                 inputs, rec))
+    rec.put("cells", cells)
+    rec.put("layers", layers)

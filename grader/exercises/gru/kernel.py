@@ -10,8 +10,8 @@ import torch
 
 from grader.kernel.recurrent import (BEHAVIOUR_ELEMENTS, BEHAVIOUR_SECONDS, DRIVER_FLOOR, EFFECT, build_and_call_cell,
                                      drivers, element_responses, explain, logit, output_kind, parameter_elements,
-                                     randomize_and_record, record_gradients)
-from grader.kernel.runtime import class_status, param_infos, trace_torch_calls
+                                     probe_cells_and_layers, randomize_and_record, record_gradients)
+from grader.kernel.runtime import param_infos, trace_torch_calls
 
 GROUPS = ("configs", "square")
 BACKGROUND = 0.5           # the value the second round gives the candidate weights W_hn so the reset gate shows
@@ -127,26 +127,7 @@ def _probe_layer(cls: type, cell_cls: Any, key: str, config: list[int], seed: in
 
 def probe(namespace: dict[str, Any], plan: dict[str, Any], inputs: dict[str, torch.Tensor], rec) -> None:
     """Kernel side: build the student's GRUCell and GRU on each configuration and record what they compute."""
-    cell_status, cell_kind = class_status(namespace, plan["cell_class"])
-    layer_status, layer_kind = class_status(namespace, plan["layer_class"])
-    rec.put("cell_status", cell_status)
-    rec.put("cell_kind", cell_kind)
-    rec.put("layer_status", layer_status)
-    rec.put("layer_kind", layer_kind)
-    cell_cls, layer_cls = namespace.get(plan["cell_class"]), namespace.get(plan["layer_class"])
-    cells: dict[str, list] = {}
-    layers: dict[str, list] = {}
-    for group in GROUPS:
-        cells[group], layers[group] = [], []
-        for index, config in enumerate(plan[group]):
-            seed = plan["seed"] + 1000 * (GROUPS.index(group) + 1) + 10 * index
-            if cell_status == "ok":
-                cells[group].append(_probe_cell(cell_cls, f"{group}/{index}", config, seed, inputs, rec))
-            if layer_status == "ok":
-                layers[group].append(_probe_layer(layer_cls, cell_cls, f"{group}/{index}", config, seed + 5,
-                                                  inputs, rec))
-    rec.put("cells", cells)
-    rec.put("layers", layers)
+    probe_cells_and_layers(namespace, plan, inputs, rec, GROUPS, _probe_cell, _probe_layer)
 
 
 @dataclass(frozen=True)
