@@ -106,7 +106,7 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
         return {"problem": f"node {node} runs grader {grader.__version__}, the head {payload['grader_version']}: "
                            "install the same grader on every node", "node": node}
     rubric = Rubric.model_validate(payload["rubric"])
-    registry.load_module(rubric.module_name)
+    registry.load_exercise(rubric.module_name)
     settings = payload["options"]
     _prepare_data(rubric.data, settings["quick"])
     course_root = Path(settings["course_root"]) if settings["course_root"] else None
