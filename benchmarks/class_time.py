@@ -8,7 +8,9 @@ Usage:
 Each run is a fresh `grader grade` process into a fresh output folder. CPU seconds come from each result's `cpu_s`
 (the grading worker's own CPU plus its kernels' process trees, polled), so other jobs on a shared machine inflate
 them far less than wall time; `reaped_cpu_s` is getrusage's count for the command, which misses kernel processes
-that end inside their sandbox's PID namespace without a parent waiting for them. `--copies N` grades
+that end inside their sandbox's PID namespace without a parent waiting for them; `machine_busy_cpu_s` and
+`cores_busy` come from /proc/stat: the whole machine's CPU over the run (other jobs included: run it on an idle
+machine), which says how many cores one worker already keeps busy. `--copies N` grades
 N copies of the class (students renamed) so that light exercises give the pool enough notebooks; `--rounds R`
 alternates the worker counts R times. Prints one JSON object: every run, and per worker count the median wall time,
 the speed-up over the first worker count, and what the CPU seconds imply for 2 idle cores.
@@ -47,6 +49,15 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_cpu_s() -> tuple[float, float]:
+    """The whole machine's busy and idle CPU seconds so far (/proc/stat): what every process used, kernels in their
+    sandboxes included, whatever polling misses."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / ticks, idle / ticks
+
+
 def per_exercise(out: Path) -> dict[str, dict[str, float]]:
     """Count, total and largest wall and CPU seconds of the notebooks that ran, per exercise."""
     rows: dict[str, list[tuple[float, float]]] = {}
@@ -64,13 +75,17 @@ def grade(submissions: Path, out: Path, workers: int, exercises: list[str] | Non
     command = [sys.executable, "-m", "grader.cli", "--course", str(ROOT), "grade", str(submissions), "--out", str(out),
                "--quick", "--workers", str(workers), *(["--exercise", *exercises] if exercises else [])]
     load_before = os.getloadavg()[0]
-    cpu_before, started = children_cpu_s(), time.perf_counter()
+    (busy_before, idle_before), cpu_before, started = machine_cpu_s(), children_cpu_s(), time.perf_counter()
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall_s, cpu_s = time.perf_counter() - started, children_cpu_s() - cpu_before
+    busy_after, idle_after = machine_cpu_s()
     if completed.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
     return {"workers": workers, "wall_s": round(wall_s, 1), "reaped_cpu_s": round(cpu_s, 1),
+            "machine_busy_cpu_s": round(busy_after - busy_before, 1),
+            "cores_busy": round((busy_after - busy_before) / wall_s, 2),
+            "machine_idle_cpu_s": round(idle_after - idle_before, 1),
             "notebooks_cpu_s": round(sum(row["cpu_s"] for row in per_exercise(out).values()), 1),
             "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)], "per_exercise": per_exercise(out)}
 
@@ -98,6 +113,7 @@ def main() -> None:
     summary = {workers: {"median_wall_s": statistics.median(run["wall_s"] for run in group),
                          "median_cpu_s": statistics.median(run["notebooks_cpu_s"] for run in group),
                          "speed_up": round(base / statistics.median(run["wall_s"] for run in group), 2),
+                         "median_cores_busy": statistics.median(run["cores_busy"] for run in group),
                          "two_idle_cores_s_at_least": round(statistics.median(run["notebooks_cpu_s"] for run in group) / 2,
                                                             1)}
                for workers, group in by_workers.items()}

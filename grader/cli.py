@@ -22,7 +22,7 @@ from grader import (cli_env, cli_kit, cli_lms, dashboard, data, disk, execute, k
                     student_view)
 from grader.course import Course, course_secret
 from grader.discover import Submission, discover
-from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, first_to_grade, grade_batch, grade_one,
+from grader.grade import (BatchPlan, Job, Options, SandboxRequired, Launched, WorkerPool, first_to_grade, grade_batch, grade_one,
                           isolation_problem, start_first)
 from grader.grade.budget import BadWorkers, available_cores, thread_share, workers_for
 from grader.grade.progress import Tracker, gradebook_priors
@@ -107,8 +107,9 @@ def _class_table(results: list[GradeResult]) -> Table:
     return table
 
 
-def _start_while_validating(course: Course, plan: BatchPlan, options: Options) -> Launched | None:
-    """Launch the first notebook's kernel, then finish validating the rubrics while it boots.
+def _start_while_validating(course: Course, plan: BatchPlan, options: Options) -> Launched | WorkerPool | None:
+    """Launch the first notebook's kernel (or spawn the pool's workers), then finish validating the rubrics while it
+    boots.
 
     The check types live in the exercise modules, which load torch: a second or more that the kernel's own start-up
     (which loads torch too) now hides. A broken rubric still stops everything before any student code runs. When

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
+from filelock import FileLock
 
 from grader.course import SOURCE_ROOT
 from grader.discover import Submission
@@ -39,9 +42,12 @@ def grade_notebook(path: Path, rubric: Rubric, out_dir: Path, student: str = "st
     return grade_one(Submission(student, rubric.exercise, path), rubric, options)
 
 
-def grade_fixtures(names: list[str], rubric: Rubric, out_dir: Path) -> dict[str, GradeResult]:
+GradeOnce = Callable[..., GradeResult]
+
+
+def grade_fixtures(names: list[str], rubric: Rubric, grade_once: GradeOnce) -> dict[str, GradeResult]:
     """Grade several fixture notebooks (tests/fixtures/notebooks/<name>.ipynb), keyed by name."""
-    return {name: grade_notebook(FIXTURES / f"{name}.ipynb", rubric, out_dir, student=name) for name in names}
+    return {name: grade_once(FIXTURES / f"{name}.ipynb", rubric, student=name) for name in names}
 
 
 def points(result: GradeResult) -> dict[str, float]:
@@ -53,8 +59,26 @@ def message(result: GradeResult, check_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def session_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("reports")
+def grade_once(tmp_path_factory: pytest.TempPathFactory) -> GradeOnce:
+    """`grade_notebook`, once per test run for a (notebook, rubric, student, quick) across the test processes: the
+    verdict fixtures and the per-exercise tests read many of the same gradings. Kept as the result's JSON (never
+    pickled); a test that needs the written reports or changes the grader's code on the way grades on its own."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if base.name.startswith("popen-gw") else base  # the run's folder, above each process's own
+    cache = shared / "graded-once"
+    cache.mkdir(exist_ok=True)
+
+    def grade(path: Path, rubric: Rubric, student: str = "student", quick: bool = True) -> GradeResult:
+        key = hashlib.sha256(b"\0".join([path.read_bytes(), rubric.model_dump_json().encode(),
+                                          f"{student}|{quick}".encode()])).hexdigest()[:32]
+        stored = cache / f"{key}.json"
+        with FileLock(str(cache / f"{key}.lock")):
+            if not stored.is_file():
+                result = grade_notebook(path, rubric, cache / key, student=student, quick=quick)
+                stored.write_text(result.model_dump_json(), encoding="utf-8")
+        return GradeResult.model_validate_json(stored.read_text(encoding="utf-8"))
+
+    return grade
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

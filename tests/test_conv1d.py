@@ -13,8 +13,8 @@ NAMES = ["conv1d_fails_midway", "conv1d_builtin_f_conv1d", "conv1d_builtin_nn_co
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_fixtures(NAMES, repo_rubric("conv1d"), tmp_path_factory.mktemp("conv1d"))
+def graded(grade_once):
+    return grade_fixtures(NAMES, repo_rubric("conv1d"), grade_once)
 
 
 def test_every_lost_point_has_a_reason(graded):

@@ -33,7 +33,8 @@ NBFORMAT_3 = "conv1d_nbformat_3"
 
 
 def rubric():
-    return repo_rubric("conv1d", timeouts={"cell": 5, "notebook": 60, "probe": 30}, memory_limit_mb=MEMORY_LIMIT_MB,
+    # 10 s a cell: a fresh kernel's first traceback (IPython loads its formatter then) took 5 s on a loaded CI runner
+    return repo_rubric("conv1d", timeouts={"cell": 10, "notebook": 60, "probe": 30}, memory_limit_mb=MEMORY_LIMIT_MB,
                        disk_limit_mb=DISK_LIMIT_MB)
 
 
@@ -216,6 +217,42 @@ def test_a_grader_side_oserror_is_an_error_retried_never_a_grade(tmp_path: Path,
     assert sorted(r.student for r in reported) == ["first", "neighbour"]
     assert len(calls) == 3
     assert "No space left on device" in (tmp_path / ".grader" / "errors.log").read_text()
+
+
+def test_a_kernel_that_cannot_start_is_the_machines_failure_graded_again(tmp_path: Path, monkeypatch) -> None:
+    """A kernel that does not answer in time (a loaded machine) ran none of the notebook's code: status error,
+    graded again after the others, never `kernel_died` with the marks the measuring kernel alone earned."""
+    real_attempt = execute.replay._attempt
+    calls = []
+
+    def unanswered_once(runner, *args):
+        calls.append(runner)
+        if len(calls) == 1:
+            runner.close()
+            return execute.replay._Attempt({}, None, None, False, 0, "Kernel didn't respond in 60 seconds")
+        return real_attempt(runner, *args)
+
+    monkeypatch.setattr(execute.replay, "_attempt", unanswered_once)
+    jobs = [Job(Submission("first", "conv1d", FIXTURES / "conv1d_correct_slides.ipynb"), rubric())]
+    reported: list[GradeResult] = []
+    results = grade_batch(BatchPlan(jobs=jobs), Options(out_dir=tmp_path, secret="s", quick=True), reported.append)
+    assert [(r.status, r.score) for r in results] == [("graded", 100)]
+    assert [(r.status, r.score) for r in reported] == [("graded", 100)], "the failed try is never reported"
+    assert len(calls) == 2
+    assert "a kernel could not be started: Kernel didn't respond in 60 seconds" in (
+        tmp_path / ".grader" / "errors.log").read_text()
+
+
+def test_a_kernel_that_never_starts_ends_as_an_error_not_kernel_died(tmp_path: Path, monkeypatch) -> None:
+    def unanswered(runner, *args):
+        runner.close()
+        return execute.replay._Attempt({}, None, None, False, 0, "Kernel didn't respond in 60 seconds")
+
+    monkeypatch.setattr(execute.replay, "_attempt", unanswered)
+    result = grade_one(Submission("s", "conv1d", FIXTURES / "conv1d_correct_slides.ipynb"), rubric(),
+                       Options(out_dir=tmp_path, secret="s", quick=True))
+    assert (result.status, result.score, result.retry) == ("error", 0, True)
+    assert "a kernel could not be started" in result.message
 
 
 def test_a_full_machine_disk_is_an_error_not_a_grade(tmp_path: Path, monkeypatch) -> None:

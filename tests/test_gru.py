@@ -281,8 +281,8 @@ NAMES = ["gru_fused_zrn", "gru_reset_before", "gru_sigmoid_candidate", "gru_no_r
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    return grade_fixtures(NAMES, repo_rubric("gru"), tmp_path_factory.mktemp("gru"))
+def graded(grade_once):
+    return grade_fixtures(NAMES, repo_rubric("gru"), grade_once)
 
 
 @pytest.mark.slow

@@ -92,3 +92,29 @@ def test_a_pool_reports_each_notebook_as_a_worker_takes_it_up(tmp_path):
     assert sorted(r.score for r in results) == [100, 100]
     for student in ("ana", "ben"):
         assert events.index(("started", student)) < events.index(("done", student))
+
+
+def test_a_pool_spawns_its_workers_before_grading_starts_and_grades_with_them(tmp_path):
+    """`start_first` of a two-worker batch spawns the workers (they import torch while the rubrics are validated);
+    the batch then grades on those very processes."""
+    import psutil
+
+    from grader.grade import BatchPlan, Job, WorkerPool, grade_batch, start_first
+
+    rubric = repo_rubric("conv1d")
+    jobs = [Job(Submission(name, "conv1d", ROOT / "reference" / "conv1d.ipynb"), rubric) for name in ("ana", "ben")]
+    plan = BatchPlan(jobs=jobs, workers=2)
+    options = Options(out_dir=tmp_path, secret="s", quick=True, threads=1)
+    pool = start_first(plan, options)
+    assert isinstance(pool, WorkerPool)
+
+    def spawned_workers() -> set[int]:
+        return {child.pid for child in psutil.Process().children() if "spawn_main" in " ".join(child.cmdline())}
+
+    workers = spawned_workers()
+    assert len(workers) == 2, "both workers are spawned before the first job is submitted"
+    seen_while_grading: list[set[int]] = []
+    results = grade_batch(plan, options, lambda result: None, pool,
+                          on_start=lambda submission: seen_while_grading.append(spawned_workers()))
+    assert sorted(r.score for r in results) == [100, 100]
+    assert seen_while_grading == [workers, workers], "the jobs ran on the workers spawned early"

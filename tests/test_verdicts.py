@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT, grade_notebook, repo_rubric
+from conftest import FIXTURES, ROOT, GradeOnce, repo_rubric
 from grader import data
 from grader.report import student_html
 
@@ -33,11 +33,11 @@ def report_text(result) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("exercise", "entry"), verdict_cases())
-def test_fixture_is_in_band(exercise: str, entry: dict, session_out: Path) -> None:
+def test_fixture_is_in_band(exercise: str, entry: dict, grade_once: GradeOnce) -> None:
     rubric = repo_rubric(exercise)
     data.prepare(set(rubric.data), quick=entry.get("quick", True))  # quick stand-ins are built here, as `grade` does
-    result = grade_notebook(FIXTURES / entry["notebook"], rubric, session_out,
-                            student=Path(entry["notebook"]).stem, quick=entry.get("quick", True))
+    result = grade_once(FIXTURES / entry["notebook"], rubric, student=Path(entry["notebook"]).stem,
+                        quick=entry.get("quick", True))
     low, high = entry["band"]
     summary = f"{entry['notebook']}: {result.status} {result.score} ({entry['why']}); " + "; ".join(
         f"{check.id} {check.points}/{check.max_points}: {check.message}" for check in result.checks)

@@ -33,6 +33,7 @@ class Execution:
     host_disk_full: bool = False  # the machine's disk filled up while the notebook stayed under its own limit
     probe_stream: list[dict] = field(default_factory=list)  # the measuring messages the probe cell sent
     boot: dict | None = None  # the fingerprint the probed kernel sent as it booted
+    start_error: str = ""  # why a kernel could not be started (the machine's doing: no student code ran in it yet)
 
 
 @dataclass
@@ -176,7 +177,7 @@ def execute(
         record.message = f"{record.message}; {record.replay_message}"
     runner.notebook.cells.pop()
     return Execution(record=record, notebook=runner.notebook, host_disk_full=host_disk_full,
-                     probe_stream=runner.probe_stream, boot=runner.boot)
+                     probe_stream=runner.probe_stream, boot=runner.boot, start_error=outcome.start_error)
 
 
 def start_kernel(notebook: nbformat.NotebookNode, workdir: Path, timeouts: Timeouts, seed: int,

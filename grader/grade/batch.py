@@ -40,6 +40,34 @@ def _init_worker(devices: "multiprocessing.Queue[str]", started: "multiprocessin
         os.environ.update(thread_variables(threads))
 
 
+def _warm_up(packages: list[str]) -> None:
+    """Load the exercises (and torch with them) before the first job, while the grader finishes validating."""
+    for package in packages:
+        try:
+            registry.load_exercise(package)
+        except Exception:  # noqa: BLE001 - the job that needs it meets the same problem and records it
+            continue
+
+
+class WorkerPool:
+    """Worker processes pinned to devices, spawned as soon as the batch is known: each imports the grader, torch and
+    the batch's exercises while the grader validates the rubrics, instead of before its first notebook."""
+
+    def __init__(self, workers: int, devices: list[str], threads: int | None, packages: list[str]):
+        context = multiprocessing.get_context("spawn")
+        slots = context.Queue()
+        for slot in range(workers):
+            slots.put(devices[slot % len(devices)])
+        self.started: "multiprocessing.Queue[tuple[str, str]]" = context.Queue()
+        self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                            initargs=(slots, self.started, threads))
+        for _ in range(workers):  # one task per worker: the executor spawns a process for each
+            self.executor.submit(_warm_up, packages)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 def _grade_in_worker(job: Job, options: Options) -> GradeResult:
     if _worker_started is not None:
         _worker_started.put((job.submission.student, job.submission.exercise))
@@ -86,15 +114,19 @@ def first_to_grade(plan: BatchPlan, options: Options) -> Job | None:
     return None
 
 
-def start_first(plan: BatchPlan, options: Options) -> Launched | None:
-    """Launch the kernel of the first notebook a single-worker batch will grade, so it boots while the grader loads.
+def start_first(plan: BatchPlan, options: Options) -> Launched | WorkerPool | None:
+    """What can start while the grader loads: the kernel of the first notebook a single-worker batch grades, or the
+    worker processes of a pool.
 
-    None when there is nothing to start early (a pool of workers, nothing to grade, or a file that is no notebook:
-    grading records why).
+    None when there is nothing to start early (a cluster, nothing to grade, or a file that is no notebook: grading
+    records why).
     """
-    job = first_to_grade(plan, options) if one_at_a_time(plan) else None
+    job = first_to_grade(plan, options) if not plan.cluster else None
     if job is None:
         return None
+    if not one_at_a_time(plan):
+        packages = sorted({job.rubric.module_name for job in plan.jobs})
+        return WorkerPool(plan.workers, plan.devices, options.threads, packages)
     try:
         return start(job.submission, job.rubric, _single_worker(options, plan))
     except Exception:  # noqa: BLE001 - grade_one meets the same problem again and records it
@@ -102,13 +134,13 @@ def start_first(plan: BatchPlan, options: Options) -> Launched | None:
 
 
 def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
-                first: Launched | None = None, on_start: StartCallback | None = None) -> list[GradeResult]:
+                first: Launched | WorkerPool | None = None, on_start: StartCallback | None = None) -> list[GradeResult]:
     """Grade every job; results are written as they finish, and a crashed worker costs only its own notebook.
 
     A job whose stored result is still valid (same content hash, see `stored_result`) is not graded again. A job the
     grader failed on its own side (`GradeResult.retry`: a full disk) is graded once more after the others.
-    `first` is the kernel `start_first` launched for one of the jobs; `on_start` is told each job as a worker takes
-    it up.
+    `first` is what `start_first` set going (a kernel for one of the jobs, or the pool); `on_start` is told each job
+    as a worker takes it up.
     """
     reused: list[GradeResult] = []
     pending: list[Job] = []
@@ -137,11 +169,13 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
 
 
 def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
-                on_start: StartCallback, first: Launched | None = None) -> list[GradeResult]:
+                on_start: StartCallback, first: Launched | WorkerPool | None = None) -> list[GradeResult]:
     """Grade every job of the plan, in this process (one worker), in a pool of worker processes or on Ray."""
+    pool = first if isinstance(first, WorkerPool) else None
+    if first is not None and (plan.cluster or (pool is not None and one_at_a_time(plan))):
+        first.close()  # a pool for a batch left with one notebook to grade (the others' results reused)
+        first = pool = None
     if plan.cluster:
-        if first is not None:
-            first.close()
         return grade_on_cluster(plan.jobs, options, on_result, plan.cluster)
     if one_at_a_time(plan):
         single = _single_worker(options, plan)
@@ -152,9 +186,7 @@ def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
             results.append(grade_one(job.submission, job.rubric, single, launched))
             on_result(results[-1])
         return results
-    if first is not None:
-        first.close()
-    return _grade_in_pool(plan, options, on_result, on_start)
+    return _grade_in_pool(plan, options, on_result, on_start, pool)
 
 
 def _report_started(started: "multiprocessing.Queue[tuple[str, str]]", by_key: dict[tuple[str, str], Job],
@@ -168,25 +200,22 @@ def _report_started(started: "multiprocessing.Queue[tuple[str, str]]", by_key: d
             on_start(by_key[key].submission)
 
 
-def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Options,
-              on_result: Callable[[GradeResult], None],
+def _run_pool(jobs: list[Job], pool: WorkerPool, options: Options, on_result: Callable[[GradeResult], None],
               on_start: StartCallback) -> tuple[list[GradeResult], list[Job]]:
-    """One pool over `jobs`; returns the results and the jobs lost to a crashed worker."""
-    context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(workers):
-        slots.put(devices[slot % len(devices)])
-    started = context.Queue()
+    """`jobs` on `pool` (closed at the end); returns the results and the jobs lost to a crashed worker."""
     by_key = {(job.submission.student, job.submission.exercise): job for job in jobs}
     results: list[GradeResult] = []
     lost: list[Job] = []
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(slots, started, options.threads)) as pool:
-        futures = {pool.submit(_grade_in_worker, job, options): job for job in jobs}
+    try:
+        futures = {pool.executor.submit(_grade_in_worker, job, options): job for job in jobs}
+    except BrokenProcessPool:  # a worker died while warming up: every job is retried alone
+        pool.close()
+        return results, list(jobs)
+    try:
         waiting = set(futures)
         while waiting:
             done, waiting = wait(waiting, timeout=EVENT_POLL_S, return_when=FIRST_COMPLETED)
-            _report_started(started, by_key, on_start)
+            _report_started(pool.started, by_key, on_start)
             for future in done:
                 job = futures[future]
                 try:
@@ -200,15 +229,20 @@ def _run_pool(jobs: list[Job], workers: int, devices: list[str], options: Option
                         job, options,
                         f"the grading worker failed ({type(error).__name__}: {error}); see the grader log"))
                 on_result(results[-1])
+    finally:
+        pool.close()
     return results, lost
 
 
 def _grade_in_pool(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
-                   on_start: StartCallback) -> list[GradeResult]:
-    results, lost = _run_pool(plan.jobs, plan.workers, plan.devices, options, on_result, on_start)
+                   on_start: StartCallback, pool: WorkerPool | None = None) -> list[GradeResult]:
+    def fresh_pool(workers: int, jobs: list[Job]) -> WorkerPool:
+        return WorkerPool(workers, plan.devices, options.threads, sorted({job.rubric.module_name for job in jobs}))
+
+    results, lost = _run_pool(plan.jobs, pool or fresh_pool(plan.workers, plan.jobs), options, on_result, on_start)
     # A crash takes every job in flight down with it: retry each alone, so only the culprit is lost.
     for job in lost:
-        retried, still_lost = _run_pool([job], 1, plan.devices, options, on_result, on_start)
+        retried, still_lost = _run_pool([job], fresh_pool(1, [job]), options, on_result, on_start)
         results.extend(retried)
         for crashed in still_lost:
             results.append(_crashed_worker_result(crashed, options))

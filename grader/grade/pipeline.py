@@ -204,6 +204,9 @@ def _run_pipeline(result: GradeResult, submission: Submission, rubric: Rubric, o
         execution.record.skipped = launched.skipped
         installs.explain_missing_modules(execution.record, launched.packages)
         result.execution = execution.record
+        if execution.start_error:
+            # A kernel starts before any of the notebook's code runs in it: a machine too loaded to start one in time.
+            raise OSError(errno.EAGAIN, f"a kernel could not be started: {execution.start_error}")
         if execution.host_disk_full and execution.record.status != "disk_limit":
             # The notebook stayed under its own limit: what failed for lack of space says nothing about its code.
             raise OSError(errno.ENOSPC, "the machine's disk was full while this notebook ran")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
@@ -15,7 +14,8 @@ from grader.checks.analysis import class_problem, first_difference, plural, shap
 from grader.checks.gate_layouts import (Gate, Layout, Mapping, Side, bias_vector, block_source, element_labels,
                                         flat_params, parse_layout, parse_layouts, recorded_params, weight_blocks,
                                         weight_source)
-from grader.checks.recurrent import ATOL, EQUIVALENCE_BATCH, RTOL, from_scratch_outcome, sentence, tolerance_gap
+from grader.checks.recurrent import (ATOL, EQUIVALENCE_BATCH, RTOL, from_scratch_outcome, gradients_outcome,
+                                     param_count_outcome, sentence, tolerance_gap)
 from grader.exercise import CheckParams
 from grader.exercises.gru.kernel import BACKGROUND, GROUPS, Role, element_roles
 from grader.exercises.gru.plan import BEHAVIOUR_ROWS, FIT_ROWS
@@ -771,70 +771,14 @@ def layer(ctx: CheckContext) -> Outcome:
                            problems=problems)
 
 
-def _gradient_run(runs: dict[str, list], which: str) -> tuple[str, Any] | None:
-    """The first configuration whose forward ran (its gradients were measured), else the first one built."""
-    keyed = [(f"{group}/{i}/{which}", run) for group in GROUPS for i, run in enumerate(runs.get(group, []))]
-    return next((item for item in keyed if item[1].output_kind), next(iter(keyed), None))
-
-
 def gradients(ctx: CheckContext) -> Outcome:
     """A backward pass reaches every trainable parameter of GRUCell and GRU with a finite, non-zero gradient."""
-    data = ctx.data()
-    reasons = {"none": "got no gradient (not used in forward, or detached)", "zero": "got an all-zero gradient",
-               "nonfinite": "got a NaN or infinite gradient", "not_measured": "was not measured"}
-    checked, bad = 0, []
-    for which, name in (("cell", ctx.plan.spec["cell_class"]), ("layer", ctx.plan.spec["layer_class"])):
-        found = _gradient_run(getattr(data.values, f"{which}s"), which)
-        if found is None:
-            continue
-        key, run = found
-        error = _error(data, key, ("forward", "gradients"))
-        if error or not run.output_kind:
-            bad.append(f"{name}: {error or 'its forward never ran, so no gradient could be measured'}")
-            checked += 1
-            continue
-        for param in (p for p in run.params if p.trainable):
-            checked += 1
-            if param.grad != "ok":
-                bad.append(f"{name} '{param.name}' {shape_text(param.shape)} {reasons[param.grad]}")
-    if not checked:
-        return Outcome.failed("No trainable parameters were found in GRUCell or GRU, so nothing can learn.")
-    if not bad:
-        return Outcome.passed(f"Gradients reach every trainable parameter ({plural(checked, 'tensor')}).")
-    return Outcome.partial((checked - len(bad)) / checked, f"{len(bad)} of {checked} parameters: {sentence(bad[0])}")
+    return gradients_outcome(ctx, GROUPS, lambda data, key: _error(data, key, ("forward", "gradients")))
 
 
 def param_count(ctx: CheckContext) -> Outcome:
     """Trainable parameters = 3·H·(I+H), plus the form's biases (0, 3H or 6H)."""
-    data, runs, unusable = _cell_runs(ctx)
-    if unusable:
-        return unusable
-    built = [(f"configs/{i}", run) for i, run in enumerate(runs) if run.constructed]
-    if not built:
-        return Outcome.failed("GRUCell could not be constructed, so its parameters could not be counted.")
-    problems = []
-    for key, run in built:
-        _, _, size_in, hidden = run.config
-        count = sum(math.prod(p.shape) for p in run.params if p.trainable)
-        weights = 3 * hidden * (size_in + hidden)
-        found, _ = identify(data, ctx.plan.inputs, run, key)
-        if found.behaviour:
-            unused = found.behaviour.unused
-            if unused:
-                problems.append(f"GRUCell({size_in}, {hidden}) has {count} trainable parameters; read by behaviour,"
-                                f" {found.behaviour.active} act in its GRU and {len(unused)} change nothing"
-                                f" ({', '.join(unused[:3])}{', …' if len(unused) > 3 else ''})")
-        elif found.form and found.mapping:
-            expected = weights + found.mapping.biases * 3 * hidden
-            if count != expected:
-                problems.append(f"GRUCell({size_in}, {hidden}) has {count} trainable parameters; the form found has"
-                                f" 3·H·(I+H) + {found.mapping.biases * 3}·H = {expected} (are some frozen?)")
-        elif count not in (weights, weights + 3 * hidden, weights + 6 * hidden):
-            problems.append(f"GRUCell({size_in}, {hidden}) has {count} trainable parameters; a GRU has 3·H·(I+H) ="
-                            f" {weights}, plus 3·H = {3 * hidden} or 6·H = {6 * hidden} for biases")
-    if not problems:
-        return Outcome.passed(f"Parameter counts are 3·H·(I+H) plus the biases for all {len(built)} GRUCells.")
-    return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
+    return param_count_outcome(ctx, 3, "a GRU", _cell_runs, identify)
 
 
 class FromScratchParams(CheckParams):

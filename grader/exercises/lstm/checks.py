@@ -8,7 +8,6 @@ tensors fits, the cell is read by its behaviour, one parameter element at a time
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
 
@@ -19,7 +18,7 @@ from grader.checks.analysis import class_problem, first_difference, plural, shap
 from grader.checks.gate_layouts import (BlockRef, Layout, Mapping, bias_vector, block_source, element_labels,
                                         flat_params, parse_layout, parse_layouts, recorded_params, weight_blocks,
                                         weight_source)
-from grader.checks.recurrent import ATOL, RTOL, from_scratch_outcome, sentence
+from grader.checks.recurrent import ATOL, RTOL, from_scratch_outcome, gradients_outcome, param_count_outcome, sentence
 from grader.exercise import CheckParams
 from grader.exercises.lstm.kernel import GROUPS, Role, changed_units, element_roles
 from grader.exercises.lstm.plan import BEHAVIOUR_ROWS, EQUIVALENCE_BATCH, FIT_ROWS
@@ -739,70 +738,14 @@ def layer(ctx: CheckContext) -> Outcome:
                            problems=problems)
 
 
-def _gradient_run(runs: dict[str, list], which: str) -> tuple[str, Any] | None:
-    """The first configuration whose forward ran (its gradients were measured), else the first one built."""
-    keyed = [(f"{group}/{i}/{which}", run) for group in GROUPS for i, run in enumerate(runs.get(group, []))]
-    return next((item for item in keyed if item[1].output_kind), next(iter(keyed), None))
-
-
 def gradients(ctx: CheckContext) -> Outcome:
     """A backward pass reaches every trainable parameter of LSTMCell and LSTM with a finite, non-zero gradient."""
-    data = ctx.data()
-    reasons = {"none": "got no gradient (not used in forward, or detached)", "zero": "got an all-zero gradient",
-               "nonfinite": "got a NaN or infinite gradient", "not_measured": "was not measured"}
-    checked, bad = 0, []
-    for which, name in (("cell", ctx.plan.spec["cell_class"]), ("layer", ctx.plan.spec["layer_class"])):
-        found = _gradient_run(getattr(data.values, f"{which}s"), which)
-        if found is None:
-            continue
-        key, run = found
-        error = _error(data, key, ("forward", "many", "gradients"))
-        if error or not run.output_kind:
-            bad.append(f"{name}: {error or 'its forward never ran, so no gradient could be measured'}")
-            checked += 1
-            continue
-        for param in (p for p in run.params if p.trainable):
-            checked += 1
-            if param.grad != "ok":
-                bad.append(f"{name} '{param.name}' {shape_text(param.shape)} {reasons[param.grad]}")
-    if not checked:
-        return Outcome.failed("No trainable parameters were found in LSTMCell or LSTM, so nothing can learn.")
-    if not bad:
-        return Outcome.passed(f"Gradients reach every trainable parameter ({plural(checked, 'tensor')}).")
-    return Outcome.partial((checked - len(bad)) / checked, f"{len(bad)} of {checked} parameters: {sentence(bad[0])}")
+    return gradients_outcome(ctx, GROUPS, lambda data, key: _error(data, key, ("forward", "many", "gradients")))
 
 
 def param_count(ctx: CheckContext) -> Outcome:
     """Trainable parameters = 4·H·(I+H), plus the biases found (0, 4H or 8H)."""
-    data, runs, unusable = _cell_runs(ctx)
-    if unusable:
-        return unusable
-    built = [(f"configs/{i}", run) for i, run in enumerate(runs) if run.constructed]
-    if not built:
-        return Outcome.failed("LSTMCell could not be constructed, so its parameters could not be counted.")
-    problems = []
-    for key, run in built:
-        _, _, size_in, hidden = run.config
-        count = sum(math.prod(p.shape) for p in run.params if p.trainable)
-        weights = 4 * hidden * (size_in + hidden)
-        found, _ = identify(data, ctx.plan.inputs, run, key)
-        if found.behaviour:
-            unused = found.behaviour.unused
-            if unused:
-                problems.append(f"LSTMCell({size_in}, {hidden}) has {count} trainable parameters; read by behaviour,"
-                                f" {found.behaviour.active} act in its LSTM and {len(unused)} change nothing"
-                                f" ({', '.join(unused[:3])}{', …' if len(unused) > 3 else ''})")
-        elif found.form and found.mapping:
-            expected = weights + found.mapping.biases * 4 * hidden
-            if count != expected:
-                problems.append(f"LSTMCell({size_in}, {hidden}) has {count} trainable parameters; the reading found"
-                                f" has 4·H·(I+H) + {found.mapping.biases * 4}·H = {expected} (are some frozen?)")
-        elif count not in (weights, weights + 4 * hidden, weights + 8 * hidden):
-            problems.append(f"LSTMCell({size_in}, {hidden}) has {count} trainable parameters; an LSTM has 4·H·(I+H) ="
-                            f" {weights}, plus 4·H = {4 * hidden} or 8·H = {8 * hidden} for biases")
-    if not problems:
-        return Outcome.passed(f"Parameter counts are 4·H·(I+H) plus the biases for all {len(built)} LSTMCells.")
-    return Outcome.partial((len(built) - len(problems)) / len(built), problems[0] + ".")
+    return param_count_outcome(ctx, 4, "an LSTM", _cell_runs, identify)
 
 
 class FromScratchParams(CheckParams):
