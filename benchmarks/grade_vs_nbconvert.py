@@ -65,7 +65,9 @@ def main() -> None:
     parser.add_argument("--old-step", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.old_step is not None:
-        sys.exit(grade_with_old_step(args.old_step))
+        from grader import cli
+
+        cli.exit_now(grade_with_old_step(args.old_step))  # the same exit as `grader grade`
     exercise = args.notebook.stem
     print(f"load before: {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as scratch:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
@@ -494,5 +496,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def exit_now(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown of torch's modules (about a second, on the critical path of every
+    grading command). Every non-daemon thread is joined and every atexit handler runs first, as in a normal exit
+    (kernels stopped, logs flushed, temporary folders removed); what is skipped is freeing memory that the operating
+    system takes back anyway."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run() -> NoReturn:
+    """The `grader` command."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

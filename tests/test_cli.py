@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -114,3 +116,22 @@ def test_missing_full_data_costs_only_the_notebooks_that_need_it(tmp_path, monke
     assert (grades.loc["conv1d", "score"], grades.loc["conv1d", "status"]) == (100, "graded")
     assert grades.loc["imdb", "status"] == "error"
     assert "grader data fetch imdb" in grades.loc["imdb", "message"]
+
+
+def test_the_command_exits_with_mains_code_after_the_atexit_handlers(tmp_path):
+    """`python -m grader.cli` (and the `grader` script, `grader.cli:run`) skips the interpreter's teardown, never the
+    exit code, the output or an atexit handler."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("exercise: conv1d\nchecks: []\n")
+    marker = tmp_path / "atexit-ran"
+    script = ("import atexit, pathlib, sys\n"
+              f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+              "from grader.cli import run\n"
+              "run()\n")
+    refused = subprocess.run([sys.executable, "-c", script, "rubric", "validate", str(broken)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "broken.yaml: checks:" in refused.stdout + refused.stderr
+    assert marker.read_text() == "yes"
+    valid = subprocess.run([sys.executable, "-m", "grader.cli", "rubric", "validate", str(ROOT / "rubrics" / "gru.yaml")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert valid.returncode == 0, valid.stderr
