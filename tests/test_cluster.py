@@ -122,8 +122,10 @@ def marker(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture()
 def fake_gpus(marker: str):
-    """A local Ray on this CPU machine that believes it has four GPUs."""
-    ray.init(address="local", num_cpus=4, num_gpus=4, **RAY_QUIET)  # never a stale cluster a crash left behind
+    """A local Ray on this CPU machine that believes it has four GPUs (and five CPUs)."""
+    # Five CPUs: the four quarter-GPU notebooks and the CPU-only one (one CPU each) all run at once. A local
+    # cluster, never a stale one a crash left behind.
+    ray.init(address="local", num_cpus=5, num_gpus=4, **RAY_QUIET)
     yield
     ray.shutdown()
 
