@@ -278,6 +278,18 @@ def seed_source(seed: int) -> str:
     )
 
 
+# ipykernel sends what a cell printed every flush interval (0.2 s) as one message, however large: a print loop on a fast
+# idle machine filled more than MESSAGE_CAP_BYTES in that time, so every message was dropped and the report showed no
+# output at all. Flushed every 20 ms, a message stays a few MiB. (Only the notebook's own report can lose by undoing it.)
+FLUSH_SOURCE = (
+    "import sys as _g_sys\n"
+    "for _g_stream in (_g_sys.stdout, _g_sys.stderr):\n"
+    "    if hasattr(_g_stream, 'flush_interval'):\n"
+    "        _g_stream.flush_interval = 0.02\n"
+    "del _g_sys, _g_stream\n"
+)
+
+
 # Sent once the kernel is seeded, before the first student cell: what the probe's fingerprint is compared with.
 BOOT_REPORT = "from grader.kernel import measure as _g_measure\n_g_measure.boot_report()\ndel _g_measure\n"
 
@@ -341,7 +353,8 @@ class NotebookRunner:
             shutdown_kernel="immediate",
             resources={"metadata": {"path": str(workdir)}},
         )
-        self.client.extra_arguments = [f"--IPKernelApp.exec_lines={BOOT_SOURCE}{gpu_share.BOOT_SOURCE}{seed_source(seed)}"]
+        self.client.extra_arguments = [
+            f"--IPKernelApp.exec_lines={BOOT_SOURCE}{gpu_share.BOOT_SOURCE}{FLUSH_SOURCE}{seed_source(seed)}"]
         self.kernel_dead = False
         # The boot fingerprint is compared only where the probe runs in this kernel (not for exercises measured apart).
         self.boot_report = True
