@@ -171,17 +171,18 @@ def grade_batch(plan: BatchPlan, options: Options, on_result: Callable[[GradeRes
 def _grade_jobs(plan: BatchPlan, options: Options, on_result: Callable[[GradeResult], None],
                 on_start: StartCallback, first: Launched | WorkerPool | None = None) -> list[GradeResult]:
     """Grade every job of the plan, in this process (one worker), in a pool of worker processes or on Ray."""
-    pool = first if isinstance(first, WorkerPool) else None
-    if first is not None and (plan.cluster or (pool is not None and one_at_a_time(plan))):
-        first.close()  # a pool for a batch left with one notebook to grade (the others' results reused)
-        first = pool = None
     if plan.cluster:
+        if first is not None:
+            first.close()
         return grade_on_cluster(plan.jobs, options, on_result, plan.cluster)
+    pool = first if isinstance(first, WorkerPool) else None
     if one_at_a_time(plan):
+        if pool is not None:
+            pool.close()  # a pool for a batch left with one notebook to grade (the others' results reused)
         single = _single_worker(options, plan)
         results = []
         for job in plan.jobs:
-            launched = first if first is not None and first.submission == job.submission else None
+            launched = first if isinstance(first, Launched) and first.submission == job.submission else None
             on_start(job.submission)
             results.append(grade_one(job.submission, job.rubric, single, launched))
             on_result(results[-1])
