@@ -1,15 +1,17 @@
 """Grading on Ray (`grader grade --cluster`): packing and pinning on fake GPUs, two nodes, a node lost mid-run.
 
 Runs only where Ray is installed (`pip install -e '.[cluster]'`; CI installs it). The notebooks are the Conv1D
-reference with a first cell that notes when it started and sleeps (so that tasks meant to run together visibly
-overlap) and a last cell that prints what the kernel saw: its GPUs, its GPU share, whether Ray's ports answer.
+reference with a first cell that sleeps (so that a node can be lost while a notebook runs) and a last cell that prints what the kernel saw: its GPUs, its GPU share, whether Ray's ports answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -35,7 +37,7 @@ RAY_QUIET = {"include_dashboard": False, "log_to_driver": False, "logging_level"
 
 def _report_cell(ports: list[tuple[str, int]]) -> str:
     return (
-        "import json as _j, os as _o, socket as _s, time as _t\n"
+        "import json as _j, os as _o, socket as _s\n"
         "_reached = []\n"
         f"for _host, _port in {ports!r}:\n"
         "    try:\n"
@@ -44,7 +46,7 @@ def _report_cell(ports: list[tuple[str, int]]) -> str:
         "    except OSError:\n"
         "        pass\n"
         "print('SEEN ' + _j.dumps({'gpus': _o.environ.get('CUDA_VISIBLE_DEVICES'), "
-        "'share': _o.environ.get('GRADER_GPU_MEMORY_FRACTION'), 'reached': _reached, 'end': _t.time()}))\n"
+        "'share': _o.environ.get('GRADER_GPU_MEMORY_FRACTION'), 'reached': _reached}))\n"
     )
 
 
@@ -52,7 +54,7 @@ def _notebook(folder: Path, student: str, sleep_s: float, ports: list[tuple[str,
     """The Conv1D reference, timed and reporting what its kernel saw."""
     notebook = json.loads((ROOT / "reference" / "conv1d.ipynb").read_text())
     first = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-             "source": f"import time as _t\nprint('START', _t.time())\n_t.sleep({sleep_s})\n"}
+             "source": f"import time as _t\n_t.sleep({sleep_s})\n"}
     last = {**first, "source": _report_cell(ports)}
     notebook["cells"] = [first, *notebook["cells"], last]
     path = folder / student / "conv1d.ipynb"
@@ -63,9 +65,7 @@ def _notebook(folder: Path, student: str, sleep_s: float, ports: list[tuple[str,
 
 def _seen(result: GradeResult) -> dict:
     lines = [line for cell in result.execution.cells for line in cell.stdout.splitlines()]
-    started = float(next(line for line in lines if line.startswith("START ")).split()[1])
-    return {**json.loads(next(line for line in lines if line.startswith("SEEN ")).removeprefix("SEEN ")),
-            "start": started}
+    return json.loads(next(line for line in lines if line.startswith("SEEN ")).removeprefix("SEEN "))
 
 
 def _options(out: Path) -> Options:
@@ -130,6 +130,25 @@ def fake_gpus(marker: str):
     ray.shutdown()
 
 
+@contextlib.contextmanager
+def _least_free_gpu() -> Iterator[list[float]]:
+    """The fewest GPUs Ray had free at any moment while the block ran (sampled every 50 ms)."""
+    least = [float(ray.cluster_resources().get("GPU", 0))]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            least[0] = min(least[0], float(ray.available_resources().get("GPU", 0)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield least
+    finally:
+        done.set()
+        sampler.join()
+
+
 def _with(rubric: Rubric, **resources: float) -> Rubric:
     return rubric.model_copy(update={"resources": Resources(**resources)})
 
@@ -137,10 +156,11 @@ def _with(rubric: Rubric, **resources: float) -> Rubric:
 def test_quarter_gpus_pack_on_one_device_and_each_kernel_sees_only_its_own(fake_gpus, tmp_path):
     rubric = repo_rubric("conv1d")
     ports = _ray_ports()
-    shared = [Job(_notebook(tmp_path / "in", f"gpu{index}", 8, ports), _with(rubric, gpu=0.25, cpus=1))
+    shared = [Job(_notebook(tmp_path / "in", f"gpu{index}", 2, ports), _with(rubric, gpu=0.25, cpus=1))
               for index in range(4)]
     cpu_only = [Job(_notebook(tmp_path / "in", "cpu0", 0, ports), _with(rubric, gpu=0, cpus=1))]
-    results = _grade(shared + cpu_only, tmp_path / "out", cluster="auto")
+    with _least_free_gpu() as least_free:
+        results = _grade(shared + cpu_only, tmp_path / "out", cluster="auto")
 
     assert {student: (r.status, r.score) for student, r in results.items()} == {
         student: ("graded", 100.0) for student in ("gpu0", "gpu1", "gpu2", "gpu3", "cpu0")}
@@ -151,8 +171,8 @@ def test_quarter_gpus_pack_on_one_device_and_each_kernel_sees_only_its_own(fake_
     device_id = results["gpu0"].environment.device.removeprefix("cuda:")
     assert all(seen[student]["gpus"] == device_id for student in gpu_students), "each kernel sees only its GPU"
     assert all(seen[student]["share"] == "0.25" for student in gpu_students)
-    assert max(seen[s]["start"] for s in gpu_students) < min(seen[s]["end"] for s in gpu_students), \
-        "the four ran at the same time"
+    # Ray's own books, not the kernels' clocks: on a loaded machine one kernel may boot after another has finished.
+    assert least_free[0] == pytest.approx(3.0), "the four held their quarter of one GPU at the same time"
     assert seen["cpu0"]["gpus"] == "" and seen["cpu0"]["share"] is None
     assert results["cpu0"].environment.device == "cpu"
     if sandbox.availability().available:

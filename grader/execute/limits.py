@@ -5,6 +5,7 @@ RLIMIT_AS is not used (it breaks CUDA): every limit is measured from outside the
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -25,6 +26,43 @@ FILE_LIMIT = 100_000  # files and folders a notebook may create (each costs the 
 GPU_POLL_EVERY = 5  # polls: GPU memory (NVML) is read every 0.5 s, when the kernel has a share of a GPU
 RUN_MARKER = "GRADER_KERNEL_RUN"
 MiB = 2**20
+
+def _children_files_exist() -> bool:
+    """Whether this kernel lists each thread's children in /proc (Linux with CONFIG_PROC_CHILDREN)."""
+    return Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children").is_file()
+
+
+CHILDREN_FILES = _children_files_exist()
+
+
+def _descendant_pids(root: int) -> list[int] | None:
+    """The processes under `root`, from each thread's /proc children list; None when one cannot be read.
+
+    psutil's `children(recursive=True)` reads the stat file of every process on the machine, a cost that grows with
+    the machine (a busy lab server, a Ray node) at every poll of every kernel; this grows with the kernel's tree.
+    """
+    found: list[int] = []
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue  # it ended since its parent listed it
+        except OSError:
+            return None
+        for thread in threads:
+            try:
+                with open(f"/proc/{pid}/task/{thread}/children", encoding="ascii") as listing:
+                    children = [int(child) for child in listing.read().split()]
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError):
+                return None
+            found += children
+            pending += children
+    return found
+
 
 def _same_process(pid: int, created: float) -> psutil.Process | None:
     """The process `pid`, unless it ended and the number now belongs to another one."""
@@ -91,10 +129,19 @@ class ProcessWatch:
 
     def _tree(self) -> list[psutil.Process]:
         assert self._root is not None
-        try:
-            return [self._root, *self._root.children(recursive=True)]
-        except psutil.Error:
-            return []
+        pids = _descendant_pids(self._root.pid) if CHILDREN_FILES else None
+        if pids is None:
+            try:
+                return [self._root, *self._root.children(recursive=True)]
+            except psutil.Error:
+                return []
+        tree = [self._root]
+        for pid in pids:
+            try:
+                tree.append(psutil.Process(pid))
+            except psutil.Error:
+                continue
+        return tree
 
     def count_grader_from_now(self) -> None:
         """From now on, the grader's growth is the kernel's output (called as the cells begin)."""
