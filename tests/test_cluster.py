@@ -1,7 +1,8 @@
 """Grading on Ray (`grader grade --cluster`): packing and pinning on fake GPUs, two nodes, a node lost mid-run.
 
 Runs only where Ray is installed (`pip install -e '.[cluster]'`; CI installs it). The notebooks are the Conv1D
-reference with a first cell that sleeps (so that a node can be lost while a notebook runs) and a last cell that prints what the kernel saw: its GPUs, its GPU share, whether Ray's ports answer.
+reference with a first cell that sleeps (so that a node can be lost while a notebook runs) and a last cell that
+prints what the kernel saw: its GPUs, its GPU share, whether Ray's ports answer.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _report_cell(ports: list[tuple[str, int]]) -> str:
 
 
 def _notebook(folder: Path, student: str, sleep_s: float, ports: list[tuple[str, int]]) -> Submission:
-    """The Conv1D reference, timed and reporting what its kernel saw."""
+    """The Conv1D reference, slowed by `sleep_s` and reporting what its kernel saw."""
     notebook = json.loads((ROOT / "reference" / "conv1d.ipynb").read_text())
     first = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
              "source": f"import time as _t\n_t.sleep({sleep_s})\n"}

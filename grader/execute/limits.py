@@ -27,8 +27,9 @@ GPU_POLL_EVERY = 5  # polls: GPU memory (NVML) is read every 0.5 s, when the ker
 RUN_MARKER = "GRADER_KERNEL_RUN"
 MiB = 2**20
 
+
 def _children_files_exist() -> bool:
-    """Whether this kernel lists each thread's children in /proc (Linux with CONFIG_PROC_CHILDREN)."""
+    """Whether this operating system lists each thread's children in /proc (Linux built with CONFIG_PROC_CHILDREN)."""
     return Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children").is_file()
 
 
