@@ -1,7 +1,7 @@
 """Similarity: pairs of students whose code is unusually alike, after the course's own code is removed.
 
 copydetect (winnowing over tokenised code: names become V/F/O, comments and layout are dropped) fingerprints each
-notebook's code cells; fingerprints found in the course's own code (the reference notebook, the slides' and
+notebook's code cells, with a k-gram hash of our own that is the same in every process; fingerprints found in the course's own code (the reference notebook, the slides' and
 tutorials' code in `course_code/`) are removed first, so what everyone copied from the course matches nobody. It
 flags pairs for a person to read; it never changes a score.
 """
@@ -18,8 +18,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from grader.dashboard import SIMILARITY_CSV as CSV_NAME, SIMILARITY_HTML as HTML_NAME
@@ -28,16 +26,15 @@ from grader.results import GradeResult
 from grader.rubric import Rubric, SimilaritySpec
 from grader.stage import InvalidNotebook, parse_notebook, read_submission
 
-if TYPE_CHECKING:
-    # copydetect loads matplotlib (1-3 s): imported where a pair is compared, not for a class of one.
-    from copydetect import CodeFingerprint
-
 COURSE_CODE_DIR = "course_code"
 CSV_COLUMNS = ["exercise", "student_a", "student_b", "similarity", "share_a", "share_b", "matched", "flagged"]
 CONTEXT_LINES = 3  # unmatched lines kept around each matching passage in the side-by-side view
 HISTOGRAM_BINS = 10
 LANGUAGE = "python"
 COMMON_FLOOR = 3
+# splitmix64's multipliers: every bit of a window's polynomial sum reaches every bit of its hash.
+MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+KGRAM_BASE = np.uint64(0x100000001B3)
 
 # copydetect logs a warning for every file it cannot tokenise; a notebook's problems are listed in the report instead.
 logging.getLogger("copydetect").setLevel(logging.ERROR)
@@ -106,13 +103,51 @@ def course_code(course_root: Path, exercise: str) -> list[str]:
     return texts
 
 
-def _fingerprint(code: str, spec: SimilaritySpec, boilerplate: np.ndarray | None = None,
-                 window: int | None = None) -> CodeFingerprint:
-    from copydetect import CodeFingerprint
+@dataclass
+class Fingerprint:
+    """One text's winnowed k-gram hashes, with the attributes copydetect's compare_files reads."""
 
-    window = window or spec.guarantee_tokens - spec.noise_tokens + 1
-    return CodeFingerprint("cells.py", spec.noise_tokens, window, boilerplate, language=LANGUAGE,
-                           fp=io.StringIO(code))
+    raw_code: str
+    filtered_code: str
+    offsets: np.ndarray
+    k: int
+    hashes: set[int]
+    hash_idx: dict[int, list[int]]
+    token_coverage: float
+
+
+def _kgram_hashes(text: str, k: int) -> np.ndarray:
+    """A 64-bit hash of every k characters of text, the same in every process. copydetect hashes with Python's
+    hash(), which PYTHONHASHSEED salts per process: the same class scored differently from one run to the next."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    if len(codes) < k:
+        return np.array([], dtype=np.int64)
+    powers = np.cumprod(np.full(k, KGRAM_BASE, dtype=np.uint64))[::-1]
+    with np.errstate(over="ignore"):
+        mixed = np.lib.stride_tricks.sliding_window_view(codes, k) @ powers
+        for shift, multiplier in zip((30, 27), MIX):
+            mixed = (mixed ^ (mixed >> np.uint64(shift))) * multiplier
+        mixed ^= mixed >> np.uint64(31)
+    return mixed.view(np.int64)
+
+
+def _fingerprint(code: str, spec: SimilaritySpec, boilerplate: np.ndarray | None = None,
+                 window: int | None = None) -> Fingerprint:
+    """copydetect's fingerprint of code (its tokeniser, its winnowing), hashed with _kgram_hashes."""
+    from copydetect.utils import filter_code, get_token_coverage, winnow
+
+    k = spec.noise_tokens
+    window = window or spec.guarantee_tokens - k + 1
+    filtered, offsets = filter_code(code, "cells.py", LANGUAGE)
+    hashes, positions = winnow(_kgram_hashes(filtered, k), window_size=window, remove_duplicates=False)
+    if boilerplate is not None and len(boilerplate) and len(hashes):
+        kept = ~np.isin(hashes, boilerplate)
+        hashes, positions = hashes[kept], positions[kept]
+    hash_idx: dict[int, list[int]] = {}
+    for value, position in zip(hashes.tolist(), positions.tolist()):
+        hash_idx.setdefault(value, []).append(position)
+    return Fingerprint(code, filtered, offsets, k, set(hash_idx), hash_idx,
+                       get_token_coverage(hash_idx, k, len(filtered)))
 
 
 def _boilerplate(texts: list[str], spec: SimilaritySpec) -> np.ndarray:
@@ -143,7 +178,7 @@ def sources_of(results: list[GradeResult]) -> tuple[list[Source], list[str]]:
 # ---------------------------------------------------------------- comparison
 
 
-def _marked(fingerprint: CodeFingerprint, slices: np.ndarray) -> str:
+def _marked(fingerprint: Fingerprint, slices: np.ndarray) -> str:
     from copydetect.utils import highlight_overlap
 
     html, _ = highlight_overlap(fingerprint.raw_code, slices, "<mark>", "</mark>", truncate=CONTEXT_LINES,
@@ -173,7 +208,7 @@ def compare(exercise: str, title: str, sources: list[Source], course: list[str],
 
     boilerplate = _boilerplate(course, spec)
     boilerplate = np.union1d(boilerplate, _common(sources, boilerplate, spec))
-    prints: dict[str, CodeFingerprint] = {}
+    prints: dict[str, Fingerprint] = {}
     for source in sources:
         fingerprint = _fingerprint(source.code, spec, boilerplate)
         if fingerprint.token_coverage < spec.min_tokens:

@@ -4,6 +4,10 @@ code are not, the threshold is the rubric's, and grader similarity writes its CS
 from __future__ import annotations
 
 import csv
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -223,10 +227,31 @@ def test_the_slides_code_everyone_pastes_is_not_flagged():
 
 
 def test_the_rubric_threshold_decides_the_flag():
-    strict = compared(CLASS, SimilaritySpec(threshold=0.2))
+    strict = compared(CLASS, SimilaritySpec(threshold=0.1))
     assert len(strict.flagged) > 1
     lenient = compared(CLASS, SimilaritySpec(threshold=1.0))
     assert all(pair.similarity >= 1.0 for pair in lenient.flagged)
+
+
+SCORES_OF_THIS_PROCESS = """
+import json, sys
+sys.path.insert(0, "tests")
+from test_similarity import CLASS, compared
+print(json.dumps([[pair.student_a, pair.student_b, pair.similarity] for pair in compared(CLASS).pairs]))
+"""
+
+
+def test_scores_are_the_same_in_every_process():
+    """Python salts hash() per process (PYTHONHASHSEED): fingerprints built on it changed a class's scores, and which
+    pairs were flagged, from one run to the next."""
+    runs = []
+    for seed in ("1", "4"):
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", SCORES_OF_THIS_PROCESS], capture_output=True, text=True,
+                              env=environment, cwd=Path(__file__).parent.parent, check=True)
+        runs.append(json.loads(done.stdout))
+    assert runs[0] == runs[1]
+    assert runs[0] == [[pair.student_a, pair.student_b, pair.similarity] for pair in compared(CLASS).pairs]
 
 
 def test_similarity_settings_are_validated():
