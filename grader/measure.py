@@ -165,6 +165,7 @@ class MeasuringRun:
         self._thread.start()
 
     def _run(self) -> None:
+        from grader.execute.client import close_thread_event_loop
         from grader.execute.limits import Watchdog
 
         started = time.monotonic()
@@ -198,6 +199,7 @@ class MeasuringRun:
             self.duration_s = time.monotonic() - started
             if self.runner is not None:
                 self.runner.close()
+            close_thread_event_loop()
 
     def _measure(self, probe_source: Callable[[], str]) -> None:
         from grader.execute.limits import Deadline

@@ -159,3 +159,26 @@ def test_grader_modules_blinded_by_the_graded_cell_are_tampered_with_evidence(rn
     assert result.status == "tampered" and result.score == 0, result.message
     assert any("trace_torch_calls replaced" in item for item in result.evidence), result.evidence
     assert any("sys.modules['grader.kernel.recurrent'] replaced" in item for item in result.evidence), result.evidence
+
+
+@pytest.mark.slow
+def test_a_graded_notebook_leaves_no_thread_or_open_file_behind(tmp_path: Path) -> None:
+    """The measuring kernel runs in a thread of the grading process; its channels and its event loop closed with it.
+    Before, each notebook left a worker two heartbeat threads and about 40 open files (`ulimit -n 256` stopped a
+    worker within 8 notebooks: benchmarks/long_worker.py)."""
+    import os
+    import threading
+
+    from grader.grade import grade_one
+
+    rubric = load_rubric(ROOT / "rubrics" / "conv1d.yaml")
+    notebook = Submission("s", "conv1d", FIXTURES / "conv1d_correct_slides.ipynb")
+
+    def graded(folder: str) -> float:
+        return grade_one(notebook, rubric, Options(out_dir=tmp_path / folder, secret="s", quick=True)).score
+
+    assert graded("first") == 100  # the first grading opens what later ones reuse (the main thread's event loop)
+    threads, files = {thread.ident for thread in threading.enumerate()}, len(os.listdir("/proc/self/fd"))
+    assert graded("second") == 100
+    assert [thread.name for thread in threading.enumerate() if thread.ident not in threads] == []
+    assert len(os.listdir("/proc/self/fd")) <= files

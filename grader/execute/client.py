@@ -80,8 +80,9 @@ class _StderrTail:
         self._thread.start()
 
     def _drain(self, stream: IO[bytes]) -> None:
-        for chunk in iter(lambda: stream.read1(65536), b""):
-            self.text = (self.text + chunk)[-STDERR_TAIL:]
+        with stream:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                self.text = (self.text + chunk)[-STDERR_TAIL:]
 
     def last_line(self) -> str:
         lines = [line for line in self.text.decode(errors="replace").splitlines() if line.strip()]
@@ -178,6 +179,19 @@ class _CappedClient(NotebookClient):
         elif self.collecting:
             self.stream.append({"kind": "overflow", "key": "", "value": STREAM_CAP_BYTES})
             self.collecting = False
+
+
+def close_thread_event_loop() -> None:
+    """Close the event loop nbclient gave this thread: a finished thread's loop (an epoll and a socket pair) is closed
+    only by a full garbage collection, so a worker held three more descriptors per notebook until one ran."""
+    policy = asyncio.get_event_loop_policy()
+    try:
+        loop = policy.get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+    policy.set_event_loop(None)
 
 
 def clip(text: str, cap: int) -> str:
@@ -406,11 +420,24 @@ class NotebookRunner:
         self._reap()
 
     def close(self) -> None:
-        """Stop watching, kill every process of the kernel, remove this attempt's runtime folder."""
+        """Stop watching, kill every process of the kernel, close its channels, remove this attempt's runtime
+        folder."""
         self.watch.stop()
         self.kill_kernel()
+        self._close_channels()
         if self.runtime is not None:
             shutil.rmtree(self.runtime, ignore_errors=True)
+
+    def _close_channels(self) -> None:
+        """nbclient stops a client's channels only when it made the kernel manager, and this one is ours: left open,
+        every kernel's heartbeat thread went on pinging it once a second for the rest of the batch (two per
+        notebook; after a few hundred notebooks they used a core between them)."""
+        channels, self.client.kc = self.client.kc, None
+        if channels is not None:
+            channels.stop_channels()
+        context = getattr(self.client.km, "context", None)
+        if context is not None and not context.closed:
+            context.destroy(linger=0)
 
     def _reap(self) -> None:
         """Collect the killed kernel's exit status, so a long batch leaves no zombie process per notebook."""
