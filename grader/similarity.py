@@ -1,9 +1,9 @@
 """Similarity: pairs of students whose code is unusually alike, after the course's own code is removed.
 
 copydetect (winnowing over tokenised code: names become V/F/O, comments and layout are dropped) fingerprints each
-notebook's code cells, with a k-gram hash of our own that is the same in every process; fingerprints found in the course's own code (the reference notebook, the slides' and
-tutorials' code in `course_code/`) are removed first, so what everyone copied from the course matches nobody. It
-flags pairs for a person to read; it never changes a score.
+notebook's code cells, with a k-gram hash of our own that is the same in every process; fingerprints found in the
+course's own code (the reference notebook, the slides' and tutorials' code in `course_code/`) are removed first, so
+what everyone copied from the course matches nobody. It flags pairs for a person to read; it never changes a score.
 """
 
 from __future__ import annotations
