@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +42,21 @@ def grade_notebook(path: Path, rubric: Rubric, out_dir: Path, student: str = "st
     """Run one notebook through every stage, as `grader grade` does."""
     options = Options(out_dir=out_dir, secret="test-secret", quick=quick)
     return grade_one(Submission(student, rubric.exercise, path), rubric, options)
+
+
+def held_now() -> tuple[set[int], int]:
+    """This process's threads and open file descriptors: what a finished grading must not add to."""
+    return {thread.ident for thread in threading.enumerate()}, len(os.listdir("/proc/self/fd"))
+
+
+def left_behind(before: tuple[set[int], int], wait_s: float = 5.0) -> tuple[list[str], int]:
+    """Threads started since `before` that are still alive after `wait_s`, and how many more descriptors are open."""
+    threads, files = before
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and any(thread.ident not in threads for thread in threading.enumerate()):
+        time.sleep(0.1)
+    return ([thread.name for thread in threading.enumerate() if thread.ident not in threads],
+            len(os.listdir("/proc/self/fd")) - files)
 
 
 GradeOnce = Callable[..., GradeResult]

@@ -4,6 +4,7 @@ import os
 
 import nbformat
 import pytest
+from conftest import held_now, left_behind
 
 from grader.execute import execute
 from grader.rubric import Timeouts
@@ -107,24 +108,15 @@ def test_killed_kernels_are_reaped(tmp_path):
 def test_finished_kernels_leave_no_thread_or_open_file_in_the_grader(tmp_path):
     """A pool worker grades hundreds of notebooks in one process: each kernel's channels (a heartbeat thread pinging
     it every second, sockets) used to outlive it, and a long batch burned cores on pings to dead kernels."""
-    import threading
-    import time
-
-    def open_files() -> int:
-        return len(os.listdir("/proc/self/fd"))
-
     (tmp_path / "first").mkdir(), (tmp_path / "second").mkdir()
     # The first kernel of a process opens what every later one reuses (an event loop, its self-pipe).
     execute(notebook("x = 1"), tmp_path / "first", Timeouts(cell=20, notebook=60, probe=5), seed=0)
-    threads_before, files_before = {thread.ident for thread in threading.enumerate()}, open_files()
+    before = held_now()
     run = execute(notebook("x = 1", "import os\nos._exit(1)", "print(x)"), tmp_path / "second",
                   Timeouts(cell=20, notebook=60, probe=5), seed=0)
     assert run.record.replayed  # two kernels, one killed mid-notebook
-    waited = time.monotonic() + 5
-    while time.monotonic() < waited and {thread.ident for thread in threading.enumerate()} - threads_before:
-        time.sleep(0.1)
-    assert [thread.name for thread in threading.enumerate() if thread.ident not in threads_before] == []
-    assert open_files() <= files_before
+    threads, more_files = left_behind(before)
+    assert threads == [] and more_files <= 0
 
 
 def test_each_attempt_gets_a_fresh_runtime_folder_outside_the_work_dir_and_removes_it(tmp_path, monkeypatch):

@@ -166,8 +166,7 @@ def test_a_graded_notebook_leaves_no_thread_or_open_file_behind(tmp_path: Path) 
     """The measuring kernel runs in a thread of the grading process; its channels and its event loop closed with it.
     Before, each notebook left a worker two heartbeat threads and about 40 open files (`ulimit -n 256` stopped a
     worker within 8 notebooks: benchmarks/long_worker.py)."""
-    import os
-    import threading
+    from conftest import held_now, left_behind
 
     from grader.grade import grade_one
 
@@ -178,7 +177,7 @@ def test_a_graded_notebook_leaves_no_thread_or_open_file_behind(tmp_path: Path) 
         return grade_one(notebook, rubric, Options(out_dir=tmp_path / folder, secret="s", quick=True)).score
 
     assert graded("first") == 100  # the first grading opens what later ones reuse (the main thread's event loop)
-    threads, files = {thread.ident for thread in threading.enumerate()}, len(os.listdir("/proc/self/fd"))
+    before = held_now()
     assert graded("second") == 100
-    assert [thread.name for thread in threading.enumerate() if thread.ident not in threads] == []
-    assert len(os.listdir("/proc/self/fd")) <= files
+    threads, more_files = left_behind(before)
+    assert threads == [] and more_files <= 0
